@@ -1,0 +1,19 @@
+"""Whatever no other router took: unknown commands get a pointer to /help in private chats."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.types import Message
+
+from bot import texts
+
+router = Router(name=__name__)
+# In groups, commands meant for other bots are none of our business.
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+
+@router.message(F.text.startswith("/"))
+async def unknown_command(message: Message) -> None:
+    """Point to /help."""
+    await message.answer(texts.UNKNOWN_COMMAND)

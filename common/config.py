@@ -1,0 +1,40 @@
+"""Settings sections used by both processes.
+
+Each section reads its own variables from the environment and `.env`; a process builds the
+sections it needs in its factory (`bot.config.load_settings`, `worker.config.load_settings`).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV: SettingsConfigDict = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+)
+
+
+class RedisSettings(BaseSettings):
+    """Where the queue and the results stream live."""
+
+    model_config = ENV
+
+    redis_url: str = "redis://localhost:6379/0"
+
+
+class QueueSettings(BaseSettings):
+    """Names and lifetimes of queue objects; bot and worker must agree on them."""
+
+    model_config = ENV
+
+    queue_name: str = "imagine"
+    # Key prefix for everything the project stores besides RQ's own keys.
+    key_prefix: str = "imagine"
+    # One SDXL Turbo step takes well under a second on a GPU; a job still running after this
+    # is stuck, and the user gets an error instead of waiting forever.
+    job_timeout_s: int = Field(default=60, ge=1)
+    # RQ keeps the (tiny) return value this long; the image itself travels on the results stream.
+    result_ttl_s: int = Field(default=300, ge=0)
+    failure_ttl_s: int = Field(default=86_400, ge=60)
+    # Upper bound on results waiting for the bot (each holds one JPEG of ~50-100 KB).
+    results_maxlen: int = Field(default=5_000, ge=100)

@@ -1,0 +1,85 @@
+"""What travels between the bot and the worker through Redis.
+
+The bot enqueues an RQ job (JSON-serialised, never pickle) whose only argument is a
+`GenerationRequest` as a dict. The worker answers on a Redis Stream with a `Result`; the bot
+reads the stream through a consumer group and acknowledges an entry only once Telegram took
+the message, so a result outlives a bot restart.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.config import QueueSettings
+
+JOB_FUNCTION: Final = "worker.jobs.generate"
+FAILURE_CALLBACK: Final = "worker.jobs.on_failure"
+
+MAX_SEED: Final = 2**32 - 1
+IMAGE_SIZE: Final = 512
+
+
+class GenerationRequest(BaseModel):
+    """One image to make. Validated again by the worker before it touches the GPU."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=2_000)
+    seed: int = Field(ge=0, le=MAX_SEED)
+    width: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
+    height: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
+    steps: int = Field(default=1, ge=1, le=4)
+    guidance_scale: float = Field(default=0.0, ge=0.0, le=0.0)
+
+
+class Result(BaseModel):
+    """One finished job as written to the results stream."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    status: Literal["ok", "error"]
+    image: bytes = b""
+    mime: str = "image/jpeg"
+    error: str = ""
+    generation_ms: float = 0.0
+
+    def to_fields(self) -> dict[str, bytes | str | float]:
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "image": self.image,
+            "mime": self.mime,
+            "error": self.error,
+            "generation_ms": self.generation_ms,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes]) -> Result:
+        def text(key: str) -> str:
+            return fields.get(key.encode(), b"").decode("utf-8", "replace")
+
+        return cls(
+            job_id=text("job_id"),
+            status="ok" if text("status") == "ok" else "error",
+            image=fields.get(b"image", b""),
+            mime=text("mime") or "image/jpeg",
+            error=text("error"),
+            generation_ms=float(text("generation_ms") or 0.0),
+        )
+
+
+class Keys:
+    """Redis key names, all under one prefix so a shared Redis stays tidy."""
+
+    def __init__(self, queue: QueueSettings) -> None:
+        self.prefix = queue.key_prefix
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}:results"
+
+    def job_context(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"

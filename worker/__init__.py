@@ -1,0 +1,1 @@
+"""GPU worker: keeps one SDXL Turbo pipeline warm and runs generation jobs from RQ."""

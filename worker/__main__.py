@@ -1,0 +1,44 @@
+"""`python -m worker`: load the pipeline once, warm it up, then run jobs in this process."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import ValidationError
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+
+from worker.config import load_settings
+from worker.engine import load_engine, set_engine
+
+log = logging.getLogger("worker")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
+        log.error("invalid settings: %s", fields)
+        return 2
+    engine = load_engine(settings.model)
+    set_engine(engine)
+    if settings.model.warmup:
+        log.info("warm-up generation took %.0f ms", engine.warm_up())
+    connection = Redis.from_url(settings.redis.redis_url)
+    queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
+    # SimpleWorker runs each job in this process: RQ's default Worker forks per job, which
+    # would throw the warm pipeline away (and CUDA cannot be used in a forked child).
+    worker = SimpleWorker([queue], connection=connection, serializer=JSONSerializer)
+    log.info("ready: listening on queue %r", settings.queue.queue_name)
+    worker.work(with_scheduler=False, logging_level="INFO")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
