@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from diffusers.utils import logging as diffusers_logging
 from pydantic import ValidationError
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
+from transformers.utils import logging as transformers_logging
 
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
@@ -20,6 +22,9 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Progress bars would fill the log with one line per loaded file.
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
     try:
         settings = load_settings()
     except ValidationError as exc:

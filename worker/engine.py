@@ -101,7 +101,7 @@ def load_engine(settings: ModelSettings) -> Engine:
     """Load the pipeline with `from_pretrained` (hub id or local directory) onto the device."""
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    kwargs: dict[str, Any] = {"torch_dtype": dtype, "use_safetensors": True}
+    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
     variant = settings.model_variant
     if variant == "auto":
         is_local = Path(settings.model_id).is_dir()
@@ -109,7 +109,7 @@ def load_engine(settings: ModelSettings) -> Engine:
     if variant:
         kwargs["variant"] = variant
     if settings.vae_id:
-        kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, torch_dtype=dtype)
+        kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, dtype=dtype)
     log.info("loading %s on %s as %s", settings.model_id, device, dtype)
     pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
     pipe.set_progress_bar_config(disable=True)

@@ -69,13 +69,7 @@ class JobQueue:
             seed=request.seed,
             enqueued_at=time.time(),
         )
-        # One MULTI/EXEC: the job is never queued without the record of where it goes.
         with self._redis.pipeline() as pipe:
-            pipe.set(
-                self._keys.job_context(context.job_id),
-                context.model_dump_json(),
-                ex=self._context_ttl_s,
-            )
             self._queue.enqueue_call(
                 JOB_FUNCTION,
                 kwargs={"request": request.model_dump()},
@@ -85,6 +79,12 @@ class JobQueue:
                 failure_ttl=self._settings.failure_ttl_s,
                 on_failure=Callback(FAILURE_CALLBACK),
                 pipeline=pipe,
+            )
+            # Queued after the job in the same MULTI (RQ opens it), so both land or neither.
+            pipe.set(
+                self._keys.job_context(context.job_id),
+                context.model_dump_json(),
+                ex=self._context_ttl_s,
             )
             pipe.execute()
         return context

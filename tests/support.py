@@ -1,0 +1,109 @@
+"""Real processes for the tests: a private redis-server, and the bot and worker as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Final
+
+import redis
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+TOKEN: Final = "123456:TEST-token-never-logged"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server of the tests' own on a free port; never a shared one."""
+
+    def __init__(self, workdir: Path, *, appendonly: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is required for the tests (apt install redis-server)")
+        self.binary = binary
+        self.workdir = workdir
+        self.appendonly = appendonly
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.workdir)]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class Process:
+    """`python -m bot` or `python -m worker`, with its output kept in a log file."""
+
+    def __init__(self, module: str, env: dict[str, str], workdir: Path) -> None:
+        self.module = module
+        self.log_path = workdir / f"{module}-{time.monotonic_ns()}.log"
+        self._log: IO[bytes] = self.log_path.open("wb")
+        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        # The working directory is a temp dir so no developer's .env is picked up.
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module], env=full_env, cwd=workdir, stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output())
+            if found:
+                return found
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.module} exited early:\n{self.output()[-3000:]}")
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not seen from {self.module}:\n{self.output()[-3000:]}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT if self.module == "bot" else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return int(self.proc.returncode)

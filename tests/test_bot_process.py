@@ -1,0 +1,44 @@
+"""The bot process stays free of torch and keeps its token out of its output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from tests.support import ROOT, TOKEN
+
+
+def test_building_the_bot_does_not_import_torch() -> None:
+    code = textwrap.dedent(
+        f"""
+        import os, sys
+        os.environ["BOT_TOKEN"] = {TOKEN!r}
+        import redis
+        from bot.app import build_bot, build_dispatcher
+        from bot.config import load_settings
+        from bot.services.jobs import JobQueue
+        settings = load_settings()
+        jobs = JobQueue(redis.Redis(), settings.queue, 60)
+        build_dispatcher(settings, jobs)
+        build_bot(settings)
+        heavy = sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)
+        print("heavy:", heavy)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "heavy: []" in out.stdout
+
+
+def test_missing_token_is_a_clear_error_without_traceback(tmp_path: object) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=str(tmp_path), env=env, capture_output=True,
+        text=True, timeout=60,
+    )
+    assert out.returncode == 2
+    assert "invalid or missing settings: TELEGRAM.BOT_TOKEN" in out.stderr or "BOT_TOKEN" in out.stderr
+    assert "Traceback" not in out.stderr
