@@ -44,12 +44,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_pipeline("tiny", tmp_path_factory.mktemp("tiny-sdxl"))
 
 
-@pytest.fixture
-def botapi() -> Iterator[FakeBotAPI]:
+def _start_botapi() -> FakeBotAPI:
     from tests.botapi import FakeBotAPI
 
-    server = FakeBotAPI(token=TOKEN, username=BOT_USERNAME)
-    server.start()
+    return FakeBotAPI(token=TOKEN, username=BOT_USERNAME).start()
+
+
+@pytest.fixture
+def botapi() -> Iterator[FakeBotAPI]:
+    server = _start_botapi()
     yield server
     server.stop()
 
@@ -57,34 +60,70 @@ def botapi() -> Iterator[FakeBotAPI]:
 SpawnFn = Callable[..., Process]
 
 
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[SpawnFn]:
-    """Start `python -m bot` / `python -m worker`; everything started is stopped afterwards."""
-    started: list[Process] = []
+class Spawner:
+    """Starts `python -m bot` / `python -m worker`; `close` stops everything it started."""
 
-    def start(module: str, **env: str) -> Process:
-        process = Process(module, {k.upper(): v for k, v in env.items()}, tmp_path)
-        started.append(process)
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[Process] = []
+
+    def __call__(self, module: str, **env: str) -> Process:
+        process = Process(module, {k.upper(): v for k, v in env.items()}, self.workdir)
+        self.started.append(process)
         return process
 
-    yield start
-    for process in reversed(started):
-        process.stop()
+    def worker(self, redis_url: str, model: Path, **env: str) -> Process:
+        worker = self("worker", redis_url=redis_url, model_id=str(model), device="cpu", **env)
+        worker.wait_for_output(r"ready: listening", timeout=120)
+        return worker
+
+    def bot(self, redis_url: str, botapi: FakeBotAPI, **env: str) -> Process:
+        calls_before = len(botapi.calls)
+        bot = self(
+            "bot",
+            redis_url=redis_url,
+            bot_token=TOKEN,
+            telegram_api_url=botapi.base_url,
+            polling_timeout_s="1",
+            **env,
+        )
+        botapi.wait_for(
+            lambda call: call.method == "getUpdates" and botapi.calls.index(call) >= calls_before,
+            timeout=60,
+        )
+        return bot
+
+    def close(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
 
 
 @pytest.fixture
-def stack(
-    spawn: SpawnFn, botapi: FakeBotAPI, redis_url: str, tiny_model: Path
-) -> Iterator[tuple[Process, Process]]:
-    """A warm worker and a polling bot, wired to the fake Bot API and the private Redis."""
-    worker = spawn("worker", redis_url=redis_url, model_id=str(tiny_model), device="cpu")
-    worker.wait_for_output(r"ready: listening", timeout=120)
-    bot = spawn(
-        "bot",
-        redis_url=redis_url,
-        bot_token=TOKEN,
-        telegram_api_url=botapi.base_url,
-        polling_timeout_s="1",
-    )
-    botapi.wait_for(lambda call: call.method == "getUpdates", timeout=30)
-    yield worker, bot
+def spawn(tmp_path: Path) -> Iterator[Spawner]:
+    spawner = Spawner(tmp_path)
+    yield spawner
+    spawner.close()
+
+
+class Stack:
+    """A private Redis, the fake Bot API, a warm worker and a polling bot, wired together."""
+
+    def __init__(self, workdir: Path, model: Path) -> None:
+        self.redis = RedisServer(workdir).start()
+        self.botapi = _start_botapi()
+        self.spawn = Spawner(workdir)
+        self.worker = self.spawn.worker(self.redis.url, model)
+        self.bot = self.spawn.bot(self.redis.url, self.botapi)
+
+    def close(self) -> None:
+        self.spawn.close()
+        self.botapi.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
+    """Shared by a module's tests, which keep apart by using chats of their own."""
+    running = Stack(tmp_path_factory.mktemp("stack"), tiny_model)
+    yield running
+    running.close()

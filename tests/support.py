@@ -73,10 +73,15 @@ class Process:
         self.log_path = workdir / f"{module}-{time.monotonic_ns()}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1"}
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+        )
         # The working directory is a temp dir so no developer's .env is picked up.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module], env=full_env, cwd=workdir, stdout=self._log,
+            [sys.executable, "-m", module],
+            env=full_env,
+            cwd=workdir,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
 

@@ -36,9 +36,16 @@ def test_building_the_bot_does_not_import_torch() -> None:
 def test_missing_token_is_a_clear_error_without_traceback(tmp_path: object) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=str(tmp_path), env=env, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-m", "bot"],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 2
-    assert "invalid or missing settings: TELEGRAM.BOT_TOKEN" in out.stderr or "BOT_TOKEN" in out.stderr
+    assert (
+        "invalid or missing settings: TELEGRAM.BOT_TOKEN" in out.stderr
+        or "BOT_TOKEN" in out.stderr
+    )
     assert "Traceback" not in out.stderr

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+import time
 from typing import TYPE_CHECKING
 
 import redis
@@ -13,17 +15,17 @@ from tests.conftest import BOT_USERNAME
 
 if TYPE_CHECKING:
     from tests.botapi import Call, FakeBotAPI
-    from tests.support import Process
-
-Stack = tuple["Process", "Process"]
+    from tests.conftest import Stack
 
 
 def _photo_for(botapi: FakeBotAPI, chat_id: int, message_id: int) -> Call:
     return botapi.wait_for(
-        lambda c: c.method == "sendPhoto"
-        and c.ok
-        and c.result["chat"]["id"] == chat_id
-        and c.result.get("reply_to_message", {}).get("message_id") == message_id,
+        lambda c: (
+            c.method == "sendPhoto"
+            and c.ok
+            and c.result["chat"]["id"] == chat_id
+            and c.result.get("reply_to_message", {}).get("message_id") == message_id
+        ),
         timeout=30,
     )
 
@@ -35,7 +37,8 @@ def _assert_512_jpeg(data: bytes) -> None:
     assert image.format == "JPEG"
 
 
-def test_private_imagine_replies_with_a_512_photo(botapi: FakeBotAPI, stack: Stack) -> None:
+def test_private_imagine_replies_with_a_512_photo(stack: Stack) -> None:
+    botapi = stack.botapi
     sent = botapi.push_message(1001, "/imagine a fox in the snow", user_id=1001)
     call = _photo_for(botapi, 1001, sent["message_id"])
     _assert_512_jpeg(call.file("photo"))
@@ -49,7 +52,8 @@ def test_private_imagine_replies_with_a_512_photo(botapi: FakeBotAPI, stack: Sta
     assert actions[0].time < call.time
 
 
-def test_plain_text_in_a_private_chat_is_a_prompt(botapi: FakeBotAPI, stack: Stack) -> None:
+def test_plain_text_in_a_private_chat_is_a_prompt(stack: Stack) -> None:
+    botapi = stack.botapi
     sent = botapi.push_message(1002, "a lighthouse, <b>oil</b> & ink", user_id=1002)
     call = _photo_for(botapi, 1002, sent["message_id"])
     _assert_512_jpeg(call.file("photo"))
@@ -57,12 +61,14 @@ def test_plain_text_in_a_private_chat_is_a_prompt(botapi: FakeBotAPI, stack: Sta
     assert call.result["caption"].startswith("a lighthouse, <b>oil</b> & ink\nseed ")
 
 
-def test_group_imagine_with_bot_mention_replies_to_requester(
-    botapi: FakeBotAPI, stack: Stack
-) -> None:
+def test_group_imagine_with_bot_mention_replies_to_requester(stack: Stack) -> None:
+    botapi = stack.botapi
     group = -100777
     first = botapi.push_message(
-        group, f"/imagine@{BOT_USERNAME} a castle", user_id=11, chat_type="supergroup",
+        group,
+        f"/imagine@{BOT_USERNAME} a castle",
+        user_id=11,
+        chat_type="supergroup",
         chat_title="Painters",
     )
     other = botapi.push_message(group, "/imagine a boat", user_id=12, chat_type="supergroup")
@@ -75,7 +81,7 @@ def test_group_imagine_with_bot_mention_replies_to_requester(
     assert castle.result["caption"].startswith("a castle\n")
     assert boat.result["caption"].startswith("a boat\n")
     _assert_512_jpeg(castle.file("photo"))
-    stack[1].wait_for_output(r"delivered job=\w+ status=ok", timeout=5)
+    stack.bot.wait_for_output(r"delivered job=\w+ status=ok", timeout=5)
     replied_to = {
         c.result.get("reply_to_message", {}).get("message_id")
         for c in botapi.calls
@@ -85,15 +91,20 @@ def test_group_imagine_with_bot_mention_replies_to_requester(
     assert chatter["message_id"] not in replied_to
 
 
-def test_start_and_help_carry_the_licence_notice(botapi: FakeBotAPI, stack: Stack) -> None:
+def test_start_and_help_carry_the_licence_notice(stack: Stack) -> None:
+    botapi = stack.botapi
     for command in ("/start", "/help"):
         botapi.push_message(1003, command, user_id=1003)
         call = botapi.wait_for(
-            lambda c, cmd=command: c.method == "sendMessage"
-            and c.chat_id == 1003
-            and c.ok
-            and len([x for x in botapi.calls if x.method == "sendMessage" and x.chat_id == 1003])
-            >= (1 if cmd == "/start" else 2),
+            lambda c, cmd=command: (
+                c.method == "sendMessage"
+                and c.chat_id == 1003
+                and c.ok
+                and len(
+                    [x for x in botapi.calls if x.method == "sendMessage" and x.chat_id == 1003]
+                )
+                >= (1 if cmd == "/start" else 2)
+            ),
             timeout=15,
         )
         text = call.result["text"]
@@ -101,14 +112,15 @@ def test_start_and_help_carry_the_licence_notice(botapi: FakeBotAPI, stack: Stac
         assert "/imagine" in text
 
 
-def test_empty_imagine_gives_usage_and_no_job(
-    botapi: FakeBotAPI, stack: Stack, redis_url: str
-) -> None:
+def test_empty_imagine_gives_usage_and_no_job(stack: Stack) -> None:
+    botapi = stack.botapi
     sent = botapi.push_message(1004, "/imagine   ", user_id=1004)
     call = botapi.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1004, timeout=15)
     assert call.result["text"].startswith("Usage: /imagine")
     assert call.result["reply_to_message"]["message_id"] == sent["message_id"]
-    client = redis.Redis.from_url(redis_url)
-    assert client.keys("imagine:job:*") == []
-    assert client.llen("rq:queue:imagine") == 0
-    assert not [c for c in botapi.calls if c.method in {"sendPhoto", "sendChatAction"}]
+    client = redis.Redis.from_url(stack.redis.url)
+    records = [json.loads(client.get(key) or b"{}") for key in client.keys("imagine:job:*")]
+    assert all(record.get("chat_id") != 1004 for record in records)
+    time.sleep(1)  # a job, had one been queued, would have been answered by now
+    answered = [c.method for c in botapi.calls if c.chat_id == 1004]
+    assert answered == ["sendMessage"]

@@ -40,7 +40,7 @@ def _visible(caption: str) -> str:
 
 def test_caption_holds_escaped_prompt_seed_and_footer() -> None:
     caption = build_caption('<b>fox</b> & "snow"', 42, "SDXL Turbo · non-commercial use")
-    assert caption.startswith("<i>&lt;b&gt;fox&lt;/b&gt; &amp; \"snow\"</i>")
+    assert caption.startswith('<i>&lt;b&gt;fox&lt;/b&gt; &amp; "snow"</i>')
     assert "seed <code>42</code>" in caption
     assert _visible(caption).endswith("SDXL Turbo · non-commercial use")
 

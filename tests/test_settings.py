@@ -29,9 +29,7 @@ def test_bot_settings_defaults_and_secret_token(monkeypatch: pytest.MonkeyPatch)
     assert settings.prompts.prompt_max_length == 500
 
 
-def test_bot_settings_read_env_and_dotenv(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_bot_settings_read_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         "BOT_TOKEN=1:abc\nTELEGRAM_API_URL=http://127.0.0.1:8081\nQUEUE_NAME=q2\n"
     )

@@ -54,9 +54,14 @@ class InspectMixin:
             while (found := check()) is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    seen = [f"{c.method}->{c.status}" for c in self.state.calls]
+                    calls = self.state.calls
+                    seen = [
+                        f"{c.method}->{c.status}" for c in calls if c.method not in POLLING_METHODS
+                    ]
+                    polls = len(calls) - len(seen)
                     raise TimeoutError(
-                        f"timed out after {timeout}s waiting for {what}; calls: {seen}"
+                        f"timed out after {timeout}s waiting for {what}; "
+                        f"calls besides {polls} getUpdates: {seen}"
                     )
                 # Short slices keep the wait responsive even if a notify is ever missed.
                 self.state.changed.wait(min(remaining, 0.1))
