@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis
@@ -16,11 +17,21 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.handlers import build_router
+from bot.i18n import UserLocaleMiddleware, build_i18n
+from bot.middlewares import AccessMiddleware
+from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
+from bot.services.fairuse import FairUse
+from bot.services.imagine import ImagineService
 from bot.services.jobs import JobQueue
+from bot.services.status import StatusBoard
 
 if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
+
     from bot.config import Settings
+    from bot.services.jobs import JobContext
+    from common.protocol import Result
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +49,80 @@ def build_bot(settings: Settings) -> Bot:
     )
 
 
-def build_dispatcher(settings: Settings, jobs: JobQueue) -> Dispatcher:
-    dispatcher = Dispatcher(settings=settings, jobs=jobs)
+@dataclass
+class Services:
+    """Long-lived objects, built once and handed to the dispatcher."""
+
+    settings: Settings
+    sync_redis: redis.Redis
+    redis: aredis.Redis
+    i18n: I18n
+    jobs: JobQueue
+    fair_use: FairUse
+    community: Community
+    imagine: ImagineService
+    status: StatusBoard
+
+    async def job_done(self, context: JobContext, result: Result) -> None:
+        await self.fair_use.release(context.user_id, context.job_id)
+        await self.status.clear(context.job_id)
+        await self.community.count_result(result.status)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        self.sync_redis.close()
+
+
+def build_services(settings: Settings, bot: Bot) -> Services:
+    url = settings.redis.redis_url
+    sync_redis = redis.Redis.from_url(url)
+    async_redis = aredis.Redis.from_url(url)
+    prefix = settings.queue.key_prefix
+    jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
+    fair_use = FairUse(async_redis, url, settings.limits, settings.queue)
+    community = Community(async_redis, prefix)
+    blocklist = Blocklist.from_file(settings.access.blocklist_file)
+    i18n = build_i18n(settings.feedback.default_locale)
+    return Services(
+        settings=settings,
+        sync_redis=sync_redis,
+        redis=async_redis,
+        i18n=i18n,
+        jobs=jobs,
+        fair_use=fair_use,
+        community=community,
+        imagine=ImagineService(settings, async_redis, jobs, fair_use, community, blocklist),
+        status=StatusBoard(bot, async_redis, i18n, settings.feedback, prefix, jobs.queue_key),
+    )
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    dispatcher = Dispatcher(**vars(services))
+    i18n_middleware = UserLocaleMiddleware(services.i18n, services.community)
+    access = AccessMiddleware(
+        services.settings.access, services.settings.limits, services.community
+    )
+    # Locale first, so even the allow-list refusal speaks the user's language.
+    for observer in (dispatcher.message, dispatcher.callback_query):
+        observer.outer_middleware(i18n_middleware)
+        observer.outer_middleware(access)
     dispatcher.include_router(build_router())
     return dispatcher
 
 
 async def run(settings: Settings) -> None:
     """Poll Telegram and deliver results until stopped."""
-    sync_redis = redis.Redis.from_url(settings.redis.redis_url)
-    async_redis = aredis.Redis.from_url(settings.redis.redis_url)
-    jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
     bot = build_bot(settings)
-    dispatcher = build_dispatcher(settings, jobs)
-    delivery = asyncio.create_task(ResultDelivery(bot, async_redis, settings).run())
+    services = build_services(settings, bot)
+    dispatcher = build_dispatcher(services)
+    delivery = ResultDelivery(
+        bot,
+        services.redis,
+        settings,
+        translate=lambda text, locale: services.i18n.gettext(text, locale=locale),
+        on_done=services.job_done,
+    )
+    tasks = [asyncio.create_task(delivery.run()), asyncio.create_task(services.status.run())]
     try:
         await dispatcher.start_polling(
             bot,
@@ -60,9 +131,10 @@ async def run(settings: Settings) -> None:
             close_bot_session=False,
         )
     finally:
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await bot.session.close()
-        await async_redis.aclose()
-        sync_redis.close()
+        await services.close()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode
 
 from common.config import ENV, QueueSettings, RedisSettings
 
@@ -48,6 +49,60 @@ class DeliverySettings(BaseSettings):
     context_ttl_s: int = Field(default=86_400, ge=60)
 
 
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+def _ids(value: Any) -> Any:
+    # "1, 2,3" in the environment reads better than a JSON list.
+    if isinstance(value, str):
+        return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+    return value
+
+
+class LimitSettings(BaseSettings):
+    """Fair use: how much one user, one group and everyone together may ask for."""
+
+    model_config = ENV
+
+    # `limits` notation; a moving window lets a user spend the whole allowance in a burst.
+    user_rate: str = "10/minute"
+    user_inflight: int = Field(default=2, ge=1)
+    # Telegram allows a bot about 20 messages a minute in one group; photos, status
+    # messages and refusals all count, so images stay well below that.
+    group_rate: str = "12/minute"
+    queue_max_depth: int = Field(default=200, ge=1)
+    # A user who keeps hammering hears "slow down" at most this often.
+    refusal_interval_s: int = Field(default=5, ge=1)
+    admin_ids: IdList = frozenset()
+
+    _split_admins = field_validator("admin_ids", mode="before")(_ids)
+
+
+class AccessSettings(BaseSettings):
+    """Who may use the bot at all, and which prompts it refuses."""
+
+    model_config = ENV
+
+    # Empty means everyone; when either is set, only the listed chats/users are served.
+    allowed_chat_ids: IdList = frozenset()
+    allowed_user_ids: IdList = frozenset()
+    # One word or phrase per line (case-insensitive, whole words), or `re:<pattern>`.
+    blocklist_file: str = ""
+
+    _split = field_validator("allowed_chat_ids", "allowed_user_ids", mode="before")(_ids)
+
+
+class FeedbackSettings(BaseSettings):
+    """Queue-position messages and languages."""
+
+    model_config = ENV
+
+    # Minimum seconds between edits of one "in queue: #N" message.
+    status_edit_interval_s: float = Field(default=3.0, ge=1.0)
+    status_edit_interval_group_s: float = Field(default=10.0, ge=1.0)
+    default_locale: str = "en"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -55,6 +110,9 @@ class Settings:
     queue: QueueSettings
     prompts: PromptSettings
     delivery: DeliverySettings
+    limits: LimitSettings
+    access: AccessSettings
+    feedback: FeedbackSettings
 
 
 def load_settings() -> Settings:
@@ -65,4 +123,7 @@ def load_settings() -> Settings:
         queue=QueueSettings(),
         prompts=PromptSettings(),
         delivery=DeliverySettings(),
+        limits=LimitSettings(),
+        access=AccessSettings(),
+        feedback=FeedbackSettings(),
     )

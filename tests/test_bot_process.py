@@ -14,14 +14,11 @@ def test_building_the_bot_does_not_import_torch() -> None:
         f"""
         import os, sys
         os.environ["BOT_TOKEN"] = {TOKEN!r}
-        import redis
-        from bot.app import build_bot, build_dispatcher
+        from bot.app import build_bot, build_dispatcher, build_services
         from bot.config import load_settings
-        from bot.services.jobs import JobQueue
         settings = load_settings()
-        jobs = JobQueue(redis.Redis(), settings.queue, 60)
-        build_dispatcher(settings, jobs)
-        build_bot(settings)
+        bot = build_bot(settings)
+        build_dispatcher(build_services(settings, bot))
         heavy = sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)
         print("heavy:", heavy)
         """

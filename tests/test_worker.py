@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import zlib
@@ -90,7 +91,11 @@ async def test_job_from_the_bot_queue_publishes_a_jpeg_result(
 
 def test_jobs_are_json_not_pickle(installed: Engine, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    JobQueue(client, QueueSettings(), context_ttl_s=60)._submit_sync("a fox", 1, 2, 3, 5)
+    asyncio.run(
+        JobQueue(client, QueueSettings(), context_ttl_s=60).submit(
+            "a fox", chat_id=1, message_id=2, user_id=3, seed=5
+        )
+    )
     (job_key,) = client.keys("rq:job:*")
     data = client.hget(job_key, "data")
     assert data is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 
@@ -16,4 +17,4 @@ router.message.filter(F.chat.type == ChatType.PRIVATE)
 @router.message(F.text.startswith("/"))
 async def unknown_command(message: Message) -> None:
     """Point to /help."""
-    await message.answer(texts.UNKNOWN_COMMAND)
+    await message.answer(_(texts.UNKNOWN_COMMAND))

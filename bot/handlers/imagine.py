@@ -1,4 +1,4 @@
-"""/imagine in any chat, and plain text in a private chat: a prompt becomes a job."""
+"""Prompts: /imagine anywhere, plain text in private, `@Bot prompt` in groups."""
 
 from __future__ import annotations
 
@@ -12,59 +12,92 @@ from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
-from bot.services.prompts import PromptError, clean_prompt
+from bot.filters import MentionsMe
+from bot.services.imagine import Refused
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from aiogram.utils.i18n import I18n
 
-    from bot.config import Settings
-    from bot.services.jobs import JobQueue
+    from bot.services.imagine import ImagineService
+    from bot.services.status import StatusBoard
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
+GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
 
 @router.message(Command("imagine"))
 async def imagine_command(
-    message: Message, command: CommandObject, bot: Bot, jobs: JobQueue, settings: Settings
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    imagine: ImagineService,
+    status: StatusBoard,
+    i18n: I18n,
 ) -> None:
     """Draw the prompt given after the command."""
-    await submit(message, command.args, bot, jobs, settings)
+    await request(message, command.args, bot, imagine, status, i18n)
 
 
 @router.message(F.chat.type == ChatType.PRIVATE, F.text, ~F.text.startswith("/"))
-async def imagine_text(message: Message, bot: Bot, jobs: JobQueue, settings: Settings) -> None:
-    """Draw a plain private message."""
-    await submit(message, message.text, bot, jobs, settings)
-
-
-async def submit(
-    message: Message, raw: str | None, bot: Bot, jobs: JobQueue, settings: Settings
+async def imagine_text(
+    message: Message, bot: Bot, imagine: ImagineService, status: StatusBoard, i18n: I18n
 ) -> None:
+    """Draw a plain private message."""
+    await request(message, message.text, bot, imagine, status, i18n)
+
+
+@router.message(F.chat.type.in_(GROUPS), F.text, ~F.text.startswith("/"), MentionsMe())
+async def imagine_mention(
+    message: Message,
+    prompt: str,
+    bot: Bot,
+    imagine: ImagineService,
+    status: StatusBoard,
+    i18n: I18n,
+) -> None:
+    """Draw `@Bot prompt` in a group."""
+    await request(message, prompt, bot, imagine, status, i18n)
+
+
+async def request(
+    message: Message,
+    raw: str | None,
+    bot: Bot,
+    imagine: ImagineService,
+    status: StatusBoard,
+    i18n: I18n,
+) -> None:
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    group = message.chat.type in GROUPS
     try:
-        prompt = clean_prompt(raw, settings.prompts.prompt_max_length)
-    except PromptError as exc:
-        text = texts.USAGE if exc.reason == "empty" else texts.TOO_LONG.format(limit=exc.limit)
-        await message.reply(text)
-        return
-    # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
-    action = asyncio.create_task(_upload_action(bot, message))
-    try:
-        await jobs.submit(
-            prompt,
+        outcome = await imagine.admit(raw, user_id=user_id, chat_id=message.chat.id, group=group)
+        if isinstance(outcome, Refused):
+            if outcome.tell:
+                await message.reply(_(outcome.text).format(**outcome.values))
+            return
+        if outcome.first_use:
+            await message.answer(_(texts.FIRST_USE))
+        # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
+        action = asyncio.create_task(_upload_action(bot, message))
+        queued = await imagine.enqueue(
+            outcome,
             chat_id=message.chat.id,
             message_id=message.message_id,
-            user_id=message.from_user.id if message.from_user else message.chat.id,
+            locale=i18n.current_locale,
         )
     except RedisError:
-        log.exception("could not enqueue a job")
-        action.cancel()
-        await message.reply(texts.UNAVAILABLE)
+        log.exception("Redis unavailable while taking a request")
+        await message.reply(_(texts.UNAVAILABLE))
         return
     await action
+    if queued.position:
+        await status.post(queued.context, queued.position, group)
 
 
 async def _upload_action(bot: Bot, message: Message) -> None:

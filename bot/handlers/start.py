@@ -1,10 +1,11 @@
-"""/start and /help: what the bot does, its commands and the licence notice."""
+"""/start, /help and /license: what the bot does, its commands and the licence notice."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 
@@ -13,6 +14,13 @@ router = Router(name=__name__)
 
 @router.message(CommandStart())
 @router.message(Command("help"))
-async def help_message(message: Message) -> None:
+async def help_message(message: Message, bot: Bot) -> None:
     """Explain the bot."""
-    await message.answer(texts.HELP)
+    me = await bot.me()
+    await message.answer(_(texts.HELP).format(bot=me.username), disable_web_page_preview=True)
+
+
+@router.message(Command("license", "licence"))
+async def license_message(message: Message) -> None:
+    """State the licence of the images."""
+    await message.answer(_(texts.LICENSE), disable_web_page_preview=True)

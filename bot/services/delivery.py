@@ -23,6 +23,8 @@ from bot.services.jobs import JobContext
 from common.protocol import Keys, Result
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aiogram import Bot
     from redis.asyncio import Redis
 
@@ -39,8 +41,18 @@ RedisEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 class ResultDelivery:
     """Consumer of the results stream; an entry is acknowledged once Telegram has it."""
 
-    def __init__(self, bot: Bot, redis: Redis, settings: Settings) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        redis: Redis,
+        settings: Settings,
+        *,
+        translate: Callable[[str, str], str] = lambda text, _locale: text,
+        on_done: Callable[[JobContext, Result], Awaitable[None]] | None = None,
+    ) -> None:
         self._bot = bot
+        self._translate = translate
+        self._on_done = on_done
         self._redis = redis
         self._keys = Keys(settings.queue)
         self._delivery = settings.delivery
@@ -84,6 +96,9 @@ class ResultDelivery:
         else:
             context = JobContext.model_validate_json(raw_context)
             await self._send(context, result)
+            if self._on_done is not None:
+                # Frees the user's slot and removes the status message, whatever the outcome.
+                await self._on_done(context, result)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._keys.results, GROUP, entry_id)
             pipe.xdel(self._keys.results, entry_id)
@@ -107,7 +122,11 @@ class ResultDelivery:
                         if result.error == "timeout"
                         else texts.GENERATION_FAILED
                     )
-                    await self._bot.send_message(context.chat_id, text, reply_parameters=reply)
+                    await self._bot.send_message(
+                        context.chat_id,
+                        self._translate(text, context.locale),
+                        reply_parameters=reply,
+                    )
             except TelegramRetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:

@@ -32,10 +32,15 @@ class JobContext(BaseModel):
     prompt: str
     seed: int
     enqueued_at: float
+    locale: str = "en"
 
 
 def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
 
 
 class JobQueue:
@@ -48,27 +53,38 @@ class JobQueue:
         self._context_ttl_s = context_ttl_s
         self._queue = Queue(queue.queue_name, connection=redis, serializer=JSONSerializer)
 
+    @property
+    def queue_key(self) -> str:
+        """The Redis list RQ keeps waiting job ids in, oldest first."""
+        return str(self._queue.key)
+
     async def submit(
-        self, prompt: str, *, chat_id: int, message_id: int, user_id: int, seed: int | None = None
+        self,
+        prompt: str,
+        *,
+        chat_id: int,
+        message_id: int,
+        user_id: int,
+        seed: int | None = None,
+        job_id: str | None = None,
+        locale: str = "en",
     ) -> JobContext:
         """Enqueue one image; RQ's blocking client runs off the event loop."""
-        return await asyncio.to_thread(
-            self._submit_sync, prompt, chat_id, message_id, user_id, seed
-        )
-
-    def _submit_sync(
-        self, prompt: str, chat_id: int, message_id: int, user_id: int, seed: int | None
-    ) -> JobContext:
         request = GenerationRequest(prompt=prompt, seed=new_seed() if seed is None else seed)
         context = JobContext(
-            job_id=uuid.uuid4().hex,
+            job_id=job_id or new_job_id(),
             chat_id=chat_id,
             message_id=message_id,
             user_id=user_id,
             prompt=request.prompt,
             seed=request.seed,
             enqueued_at=time.time(),
+            locale=locale,
         )
+        await asyncio.to_thread(self._enqueue, request, context)
+        return context
+
+    def _enqueue(self, request: GenerationRequest, context: JobContext) -> None:
         with self._redis.pipeline() as pipe:
             self._queue.enqueue_call(
                 JOB_FUNCTION,
@@ -87,7 +103,6 @@ class JobQueue:
                 ex=self._context_ttl_s,
             )
             pipe.execute()
-        return context
 
     def depth(self) -> int:
         return int(self._queue.count)

@@ -1,0 +1,62 @@
+"""Russian and English: gettext catalogs compiled at start, locale chosen per user."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+if TYPE_CHECKING:
+    from bot.services.community import Community
+
+SOURCE_DIR: Final = Path(__file__).parent / "locales"
+DOMAIN: Final = "messages"
+LANGUAGES: Final = {"en": "English", "ru": "Русский"}
+
+
+def compile_catalogs(source: Path = SOURCE_DIR) -> Path:
+    """Compile every `.po` into a fresh directory; the package itself may be read-only."""
+    target = Path(tempfile.mkdtemp(prefix="imagine-locales-"))
+    for po_path in source.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        locale = po_path.parent.parent.name
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        mo_path = target / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        mo_path.parent.mkdir(parents=True)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+    # English is the message id itself and needs no catalog, only a directory.
+    (target / "en" / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def build_i18n(default_locale: str = "en") -> I18n:
+    return I18n(path=compile_catalogs(), default_locale=default_locale, domain=DOMAIN)
+
+
+def locale_for(language_code: str | None, default: str) -> str:
+    """Telegram's language_code ("ru", "ru-RU", "en-GB") mapped to a supported locale."""
+    base = (language_code or "").split("-")[0].lower()
+    return base if base in LANGUAGES else default
+
+
+class UserLocaleMiddleware(I18nMiddleware):
+    """A language picked with /language wins; otherwise the user's Telegram language."""
+
+    def __init__(self, i18n: I18n, community: Community) -> None:
+        super().__init__(i18n)
+        self.community = community
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return self.i18n.default_locale
+        chosen = await self.community.locale(user.id)
+        if chosen in LANGUAGES:
+            return chosen
+        return locale_for(user.language_code, self.i18n.default_locale)

@@ -1,0 +1,95 @@
+"""Community controls kept in Redis: bans, pause, per-user preferences, counters, blocklist."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+class Blocklist:
+    """Words or phrases (whole words, any case) and `re:` patterns a prompt may not contain."""
+
+    def __init__(self, entries: list[str]) -> None:
+        patterns = []
+        for entry in (e.strip() for e in entries):
+            if not entry or entry.startswith("#"):
+                continue
+            if entry.startswith("re:"):
+                patterns.append(entry[3:])
+            else:
+                patterns.append(rf"(?<!\w){re.escape(entry)}(?!\w)")
+        self._regex = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+
+    @classmethod
+    def from_file(cls, path: str) -> Blocklist:
+        if not path:
+            return cls([])
+        return cls(Path(path).read_text(encoding="utf-8").splitlines())
+
+    def blocks(self, prompt: str) -> bool:
+        return bool(self._regex and self._regex.search(prompt))
+
+
+class Community:
+    """Shared state behind the admin commands and per-user memory."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    def _key(self, *parts: object) -> str:
+        return ":".join([self._prefix, *map(str, parts)])
+
+    async def ban(self, user_id: int) -> None:
+        await self._redis.sadd(self._key("banned"), user_id)
+
+    async def unban(self, user_id: int) -> bool:
+        return bool(await self._redis.srem(self._key("banned"), user_id))
+
+    async def is_banned(self, user_id: int) -> bool:
+        return bool(await self._redis.sismember(self._key("banned"), str(user_id)))
+
+    async def set_paused(self, paused: bool) -> None:
+        if paused:
+            await self._redis.set(self._key("paused"), 1)
+        else:
+            await self._redis.delete(self._key("paused"))
+
+    async def is_paused(self) -> bool:
+        return bool(await self._redis.exists(self._key("paused")))
+
+    async def first_use(self, user_id: int) -> bool:
+        """True exactly once per user: the first time they ask for an image."""
+        return bool(await self._redis.set(self._key("noticed", user_id), 1, nx=True))
+
+    async def locale(self, user_id: int) -> str | None:
+        value = await self._redis.get(self._key("locale", user_id))
+        if isinstance(value, bytes):
+            return value.decode()
+        return value or None
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        await self._redis.set(self._key("locale", user_id), locale)
+
+    async def told_once(self, chat_id: int) -> bool:
+        """True the first time only: chats outside the allow-list hear from the bot once."""
+        return bool(await self._redis.set(self._key("told", chat_id), 1, nx=True))
+
+    async def count_result(self, status: str) -> None:
+        minute = int(time.time() // 60)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self._key("stats", status, minute))
+            pipe.expire(self._key("stats", status, minute), 3600)
+            await pipe.execute()
+
+    async def counts_last_minute(self) -> tuple[int, int]:
+        """(images, failures) in the last full minute and the current one, per minute."""
+        minute = int(time.time() // 60)
+        keys = [self._key("stats", s, m) for s in ("ok", "error") for m in (minute - 1, minute)]
+        ok_prev, ok_now, err_prev, err_now = (int(v or 0) for v in await self._redis.mget(keys))
+        return max(ok_prev, ok_now), max(err_prev, err_now)

@@ -1,0 +1,110 @@
+"""Fair use, stored in Redis so several bot processes share it.
+
+Rates use the `limits` library (moving windows in Redis). The in-flight cap is a sorted set
+of job ids per user: a slot is freed when the job's result is delivered, whatever it was, and
+an entry older than the job timeout is ignored, so a lost job can never lock a user out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from limits import parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.config import LimitSettings
+    from common.config import QueueSettings
+
+Reason = Literal["user_rate", "group_rate", "inflight", "queue_full"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: Reason
+    retry_after_s: int
+
+
+def limits_uri(redis_url: str) -> str:
+    """`limits` names its asyncio redis-py backend with an `async+` scheme."""
+    return f"async+{redis_url}"
+
+
+class FairUse:
+    """Decides whether a request may be queued, and frees slots when jobs end."""
+
+    def __init__(
+        self, redis: Redis, redis_url: str, settings: LimitSettings, queue: QueueSettings
+    ) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._prefix = queue.key_prefix
+        self._max_age_s = queue.job_timeout_s * 3
+        storage = RedisStorage(
+            limits_uri(redis_url), implementation="redispy", key_prefix=f"{self._prefix}:limits"
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._user_rate = parse(settings.user_rate)
+        self._group_rate = parse(settings.group_rate)
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self._settings.admin_ids
+
+    def _inflight_key(self, user_id: int) -> str:
+        return f"{self._prefix}:inflight:{user_id}"
+
+    async def admit(
+        self, user_id: int, chat_id: int, job_id: str, *, group: bool, queue_depth: int
+    ) -> Refusal | None:
+        """Check every limit; on success the job holds an in-flight slot and rates are charged."""
+        if self.is_admin(user_id):
+            await self.hold(user_id, job_id)
+            return None
+        if queue_depth >= self._settings.queue_max_depth:
+            return Refusal("queue_full", 60)
+        # Take the slot first and count after, so two requests racing cannot both get in.
+        if await self.hold(user_id, job_id) > self._settings.user_inflight:
+            await self.release(user_id, job_id)
+            return Refusal("inflight", 5)
+        refusal: Refusal | None = None
+        if group and not await self._limiter.test(self._group_rate, "group", str(chat_id)):
+            refusal = Refusal(
+                "group_rate", await self._reset_in(self._group_rate, "group", chat_id)
+            )
+        elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
+            refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
+        elif group:
+            await self._limiter.hit(self._group_rate, "group", str(chat_id))
+        if refusal:
+            await self.release(user_id, job_id)
+        return refusal
+
+    async def _reset_in(self, rate: object, kind: str, ident: int) -> int:
+        stats = await self._limiter.get_window_stats(rate, kind, str(ident))  # type: ignore[arg-type]
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def hold(self, user_id: int, job_id: str) -> int:
+        """Count the job against the user; returns the user's live in-flight count."""
+        key = self._inflight_key(user_id)
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now - self._max_age_s)
+            pipe.zadd(key, {job_id: now})
+            pipe.zcard(key)
+            pipe.expire(key, self._max_age_s)
+            results = await pipe.execute()
+        return int(results[2])
+
+    async def release(self, user_id: int, job_id: str) -> None:
+        await self._redis.zrem(self._inflight_key(user_id), job_id)
+
+    async def may_tell(self, user_id: int) -> bool:
+        """At most one refusal per user per interval, so spam never becomes bot spam."""
+        key = f"{self._prefix}:refused:{user_id}"
+        return bool(await self._redis.set(key, 1, nx=True, ex=self._settings.refusal_interval_s))
