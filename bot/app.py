@@ -27,6 +27,8 @@ from bot.services.jobs import JobQueue
 from bot.services.status import StatusBoard
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aiogram.utils.i18n import I18n
 
     from bot.config import Settings
@@ -110,19 +112,36 @@ def build_dispatcher(services: Services) -> Dispatcher:
     return dispatcher
 
 
+async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: a crash is logged and the loop restarted, never lost."""
+    while True:
+        try:
+            await loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s loop crashed; restarting in 1 s", name)
+            await asyncio.sleep(1)
+
+
 async def run(settings: Settings) -> None:
     """Poll Telegram and deliver results until stopped."""
     bot = build_bot(settings)
     services = build_services(settings, bot)
     dispatcher = build_dispatcher(services)
+    # Blocking stream reads get a client of their own, apart from the short commands.
+    stream_redis = aredis.Redis.from_url(settings.redis.redis_url, socket_timeout=10)
     delivery = ResultDelivery(
         bot,
-        services.redis,
+        stream_redis,
         settings,
         translate=lambda text, locale: services.i18n.gettext(text, locale=locale),
         on_done=services.job_done,
     )
-    tasks = [asyncio.create_task(delivery.run()), asyncio.create_task(services.status.run())]
+    tasks = [
+        asyncio.create_task(supervise("delivery", delivery.run)),
+        asyncio.create_task(supervise("status", services.status.run)),
+    ]
     try:
         await dispatcher.start_polling(
             bot,
@@ -137,4 +156,5 @@ async def run(settings: Settings) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await bot.session.close()
+        await stream_redis.aclose()
         await services.close()

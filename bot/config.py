@@ -43,7 +43,8 @@ class DeliverySettings(BaseSettings):
     # entries it had read but not yet acknowledged.
     consumer_name: str = "bot-1"
     # How long one XREADGROUP call blocks; results arrive the moment they are written.
-    read_block_ms: int = Field(default=5_000, ge=10)
+    # Kept below the Redis client's 5 s socket timeout.
+    read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
     read_count: int = Field(default=32, ge=1)
     # How long the bot keeps the "who asked" record of a job.
     context_ttl_s: int = Field(default=86_400, ge=60)

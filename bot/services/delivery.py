@@ -15,7 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import BufferedInputFile, ReplyParameters
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from bot import texts
 from bot.services.captions import build_caption
@@ -59,13 +59,24 @@ class ResultDelivery:
         self._footer = settings.prompts.caption_footer
 
     async def run(self) -> None:
-        """Deliver results until cancelled."""
-        await self._ensure_group()
-        # Entries this consumer read before a restart but never acknowledged come first.
-        while await self._read_and_deliver("0", block_ms=None):
-            pass
+        """Deliver results until cancelled; Redis outages are waited out with backoff."""
+        backoff = 0.5
+        backlog = True
         while True:
-            await self._read_and_deliver(">", block_ms=self._delivery.read_block_ms)
+            try:
+                await self._ensure_group()
+                # Entries this consumer read before a restart but never acknowledged first.
+                while backlog and await self._read_and_deliver("0", block_ms=None):
+                    pass
+                backlog = False
+                while True:
+                    await self._read_and_deliver(">", block_ms=self._delivery.read_block_ms)
+                    backoff = 0.5
+            except RedisError as exc:
+                log.warning("results stream unavailable (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                backlog = True
 
     async def _ensure_group(self) -> None:
         try:
