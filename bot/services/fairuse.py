@@ -46,8 +46,12 @@ class FairUse:
         self._settings = settings
         self._prefix = queue.key_prefix
         self._max_age_s = queue.job_timeout_s * 3
+        # Shares the bot's connection pool, so closing the bot's client closes it too.
         storage = RedisStorage(
-            limits_uri(redis_url), implementation="redispy", key_prefix=f"{self._prefix}:limits"
+            limits_uri(redis_url),
+            implementation="redispy",
+            key_prefix=f"{self._prefix}:limits",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # typed too narrowly
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._user_rate = parse(settings.user_rate)
