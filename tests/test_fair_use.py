@@ -74,6 +74,10 @@ async def test_refusals_are_told_at_most_once_per_interval(
     fair = _fair_use(client, redis_url, refusal_interval_s=5)
     assert [await fair.may_tell(3) for _ in range(4)] == [True, False, False, False]
     assert await fair.may_tell(4) is True
+    # In a group, one refusal per chat per interval, whoever asked.
+    assert await fair.may_tell(10, -5) is True
+    assert await fair.may_tell(11, -5) is False
+    assert await fair.may_tell(12, -6) is True
 
 
 async def test_community_memory(client: aredis.Redis) -> None:

@@ -22,7 +22,10 @@ ADMIN = 900
 
 @pytest.fixture(scope="module")
 def fair(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("fair"), tiny_model, admin_ids=str(ADMIN))
+    workdir = tmp_path_factory.mktemp("fair")
+    blocklist = workdir / "blocklist.txt"
+    blocklist.write_text("forbidden\nre:\\bgore\\w*\n", encoding="utf-8")
+    running = Stack(workdir, tiny_model, admin_ids=str(ADMIN), blocklist_file=str(blocklist))
     yield running
     running.close()
 
@@ -74,6 +77,21 @@ def test_spam_from_one_user_is_capped_while_another_user_is_served(fair: Stack) 
     assert len(refusals) == 1
     assert refusals[0].startswith(("You're going fast!", "Please wait for your pictures"))
     assert _settle(botapi, other) == 1
+
+
+def test_prompt_rules_refuse_politely(fair: Stack) -> None:
+    botapi = fair.botapi
+    user = 2020
+    assert _say(botapi, user, "/imagine a FORBIDDEN castle") == (
+        "Sorry, I can't draw that. Please try a different prompt."
+    )
+    assert _say(botapi, user, "a gorefest scene") == (
+        "Sorry, I can't draw that. Please try a different prompt."
+    )
+    assert _say(botapi, user, "/imagine " + "x" * 501) == (
+        "That prompt is too long: please keep it under 500 characters."
+    )
+    assert _calls(botapi, user, "sendChatAction") == []
 
 
 def test_group_mention_is_a_prompt(fair: Stack) -> None:

@@ -108,7 +108,14 @@ class FairUse:
     async def release(self, user_id: int, job_id: str) -> None:
         await self._redis.zrem(self._inflight_key(user_id), job_id)
 
-    async def may_tell(self, user_id: int) -> bool:
-        """At most one refusal per user per interval, so spam never becomes bot spam."""
-        key = f"{self._prefix}:refused:{user_id}"
-        return bool(await self._redis.set(key, 1, nx=True, ex=self._settings.refusal_interval_s))
+    async def may_tell(self, user_id: int, group_id: int | None = None) -> bool:
+        """At most one refusal per user per interval, and in a group one per chat as well,
+        so spam (or many users at once) never turns into the bot spamming the chat."""
+        interval = self._settings.refusal_interval_s
+        user_key = f"{self._prefix}:refused:{user_id}"
+        if not await self._redis.set(user_key, 1, nx=True, ex=interval):
+            return False
+        if group_id is None:
+            return True
+        chat_key = f"{self._prefix}:refused-chat:{group_id}"
+        return bool(await self._redis.set(chat_key, 1, nx=True, ex=interval))

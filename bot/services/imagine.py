@@ -79,14 +79,16 @@ class ImagineService:
         if self._blocklist.blocks(prompt):
             return Refused(texts.BLOCKED)
         if await self._community.is_paused() and not self._fair_use.is_admin(user_id):
-            return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(user_id))
+            tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
+            return Refused(texts.PAUSED, tell=tell)
         job_id = new_job_id()
         depth = int(await self._redis.llen(self._jobs.queue_key))
         refusal = await self._fair_use.admit(
             user_id, chat_id, job_id, group=group, queue_depth=depth
         )
         if refusal is not None:
-            return self._refused(refusal, await self._fair_use.may_tell(user_id))
+            tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
+            return self._refused(refusal, tell)
         return Admitted(prompt, job_id, user_id, await self._community.first_use(user_id))
 
     @staticmethod
