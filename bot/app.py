@@ -15,9 +15,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from bot.handlers import build_router
+from bot.handlers import build_router, safety
 from bot.services.delivery import ResultDelivery
 from bot.services.jobs import JobQueue
+from bot.services.recovery import Recovery
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -41,17 +42,35 @@ def build_bot(settings: Settings) -> Bot:
 def build_dispatcher(settings: Settings, jobs: JobQueue) -> Dispatcher:
     dispatcher = Dispatcher(settings=settings, jobs=jobs)
     dispatcher.include_router(build_router())
+    # Last: it answers what nothing else took, and catches what any handler raised.
+    dispatcher.include_router(safety.router)
     return dispatcher
+
+
+# Sends still under way at shutdown get this long to finish; the rest stay pending and are
+# sent after the next start.
+SHUTDOWN_GRACE_S = 5.0
 
 
 async def run(settings: Settings) -> None:
     """Poll Telegram and deliver results until stopped."""
-    sync_redis = redis.Redis.from_url(settings.redis.redis_url)
-    async_redis = aredis.Redis.from_url(settings.redis.redis_url)
+    # Timeouts keep a Redis that stops answering from hanging a handler or the delivery loop.
+    sync_redis = redis.Redis.from_url(
+        settings.redis.redis_url, socket_connect_timeout=5, socket_timeout=10
+    )
+    async_redis = aredis.Redis.from_url(
+        settings.redis.redis_url,
+        socket_connect_timeout=5,
+        socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
+    )
     jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
     bot = build_bot(settings)
     dispatcher = build_dispatcher(settings, jobs)
-    delivery = asyncio.create_task(ResultDelivery(bot, async_redis, settings).run())
+    delivery = ResultDelivery(bot, async_redis, settings)
+    recovery = Recovery(async_redis, sync_redis, settings, delivery)
+    tasks = [asyncio.create_task(delivery.run()), asyncio.create_task(recovery.run())]
+    for task in tasks:
+        task.add_done_callback(_log_crash)
     try:
         await dispatcher.start_polling(
             bot,
@@ -60,9 +79,16 @@ async def run(settings: Settings) -> None:
             close_bot_session=False,
         )
     finally:
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
         await bot.session.close()
         await async_redis.aclose()
         sync_redis.close()
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.critical("background task stopped", exc_info=exc)
