@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from bot import redaction
 from bot.app import run
 from bot.config import load_settings
 
@@ -23,7 +24,17 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         logging.getLogger("bot").error("invalid or missing settings: %s", fields)
         return 2
-    asyncio.run(run(settings))
+    redaction.install(
+        redaction.secret_forms(
+            settings.telegram.bot_token.get_secret_value(), settings.redis.redis_url
+        )
+    )
+    try:
+        asyncio.run(run(settings))
+    except Exception:
+        # Most likely the Bot API is unreachable or refuses the token at start.
+        logging.getLogger("bot").exception("the bot stopped")
+        return 1
     return 0
 
 

@@ -16,7 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from bot.handlers import build_router
+from bot.handlers import build_router, safety
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware
 from bot.services.community import Blocklist, Community
@@ -24,6 +24,7 @@ from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
 from bot.services.imagine import ImagineService
 from bot.services.jobs import JobQueue
+from bot.services.recovery import Recovery
 from bot.services.status import StatusBoard
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ class Services:
 
 def build_services(settings: Settings, bot: Bot) -> Services:
     url = settings.redis.redis_url
-    sync_redis = redis.Redis.from_url(url)
-    async_redis = aredis.Redis.from_url(url)
+    # Timeouts keep a Redis that stops answering from hanging a handler.
+    sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     prefix = settings.queue.key_prefix
     jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
     fair_use = FairUse(async_redis, url, settings.limits, settings.queue)
@@ -109,6 +111,8 @@ def build_dispatcher(services: Services) -> Dispatcher:
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
     dispatcher.include_router(build_router())
+    # Last: it answers what nothing else took, and catches what any handler raised.
+    dispatcher.include_router(safety.router)
     return dispatcher
 
 
@@ -124,13 +128,23 @@ async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(1)
 
 
+# Sends still under way at shutdown get this long to finish; the rest stay pending and are
+# sent after the next start.
+SHUTDOWN_GRACE_S = 5.0
+
+
 async def run(settings: Settings) -> None:
     """Poll Telegram and deliver results until stopped."""
     bot = build_bot(settings)
     services = build_services(settings, bot)
     dispatcher = build_dispatcher(services)
-    # Blocking stream reads get a client of their own, apart from the short commands.
-    stream_redis = aredis.Redis.from_url(settings.redis.redis_url, socket_timeout=10)
+    # Blocking stream reads get a client of their own, apart from the short commands; its
+    # timeout leaves room for the block, and keeps a silent Redis from hanging delivery.
+    stream_redis = aredis.Redis.from_url(
+        settings.redis.redis_url,
+        socket_connect_timeout=5,
+        socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
+    )
     delivery = ResultDelivery(
         bot,
         stream_redis,
@@ -138,8 +152,10 @@ async def run(settings: Settings) -> None:
         translate=lambda text, locale: services.i18n.gettext(text, locale=locale),
         on_done=services.job_done,
     )
+    recovery = Recovery(services.redis, services.sync_redis, settings, delivery)
     tasks = [
         asyncio.create_task(supervise("delivery", delivery.run)),
+        asyncio.create_task(supervise("recovery", recovery.run)),
         asyncio.create_task(supervise("status", services.status.run)),
     ]
     try:
@@ -152,9 +168,9 @@ async def run(settings: Settings) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
         await bot.session.close()
         await stream_redis.aclose()
         await services.close()

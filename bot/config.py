@@ -46,8 +46,17 @@ class DeliverySettings(BaseSettings):
     # Kept below the Redis client's 5 s socket timeout.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
     read_count: int = Field(default=32, ge=1)
-    # How long the bot keeps the "who asked" record of a job.
+    # How long the bot keeps the "who asked" record of a job; a result that could not be
+    # sent by then is dropped (logged).
     context_ttl_s: int = Field(default=86_400, ge=60)
+    # Tries per round at sending one result through 5xx, timeouts and 429s; after that the
+    # result stays pending and a later round (see claim_idle_s) tries again.
+    send_attempts: int = Field(default=5, ge=1, le=20)
+    # A result pending this long on any bot consumer (one that is gone, or this bot after
+    # a failed round) is taken over and sent again.
+    claim_idle_s: float = Field(default=60.0, gt=0)
+    # How often the bot looks for such results and for jobs whose worker died.
+    sweep_interval_s: float = Field(default=5.0, gt=0)
 
 
 IdList = Annotated[frozenset[int], NoDecode]

@@ -71,3 +71,7 @@ NO: Final = "no"
 LANGUAGE_PROMPT: Final = "Choose your language:"
 LANGUAGE_SET: Final = "Language: English"
 LANGUAGE_UNKNOWN: Final = "Unknown language. Choose one below."
+
+SOMETHING_WENT_WRONG: Final = "Sorry, something went wrong on my side. Please try again."
+TEXT_ONLY: Final = "I draw from words: send me a text describing the picture you want."
+STALE_BUTTON: Final = "This button no longer works."

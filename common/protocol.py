@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.config import QueueSettings
 
 JOB_FUNCTION: Final = "worker.jobs.generate"
-FAILURE_CALLBACK: Final = "worker.jobs.on_failure"
+# Torch-free, so the bot can run it too when it sweeps abandoned jobs.
+FAILURE_CALLBACK: Final = "common.failures.on_failure"
 
 MAX_SEED: Final = 2**32 - 1
 IMAGE_SIZE: Final = 512

@@ -72,8 +72,8 @@ class Spawner:
         self.started.append(process)
         return process
 
-    def worker(self, redis_url: str, model: Path, **env: str) -> Process:
-        worker = self("worker", redis_url=redis_url, model_id=str(model), device="cpu", **env)
+    def worker(self, redis_url: str, model: Path, module: str = "worker", **env: str) -> Process:
+        worker = self(module, redis_url=redis_url, model_id=str(model), device="cpu", **env)
         worker.wait_for_output(r"ready: listening", timeout=120)
         return worker
 

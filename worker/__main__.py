@@ -8,12 +8,13 @@ import sys
 from diffusers.utils import logging as diffusers_logging
 from pydantic import ValidationError
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
+from worker.lifecycle import run_worker
 
 log = logging.getLogger("worker")
 
@@ -35,14 +36,12 @@ def main() -> int:
     set_engine(engine)
     if settings.model.warmup:
         log.info("warm-up generation took %.0f ms", engine.warm_up())
-    connection = Redis.from_url(settings.redis.redis_url)
+    connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
-    # SimpleWorker runs each job in this process: RQ's default Worker forks per job, which
-    # would throw the warm pipeline away (and CUDA cannot be used in a forked child).
-    worker = SimpleWorker([queue], connection=connection, serializer=JSONSerializer)
     log.info("ready: listening on queue %r", settings.queue.queue_name)
-    worker.work(with_scheduler=False, logging_level="INFO")
-    return 0
+    # A SimpleWorker runs each job in this process: RQ's default Worker forks per job, which
+    # would throw the warm pipeline away (and CUDA cannot be used in a forked child).
+    return run_worker(connection, queue, settings.queue)
 
 
 if __name__ == "__main__":

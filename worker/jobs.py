@@ -4,40 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import ValidationError
 from rq import get_current_job
-from rq.timeouts import JobTimeoutException
 
-from common.config import QueueSettings
-from common.protocol import GenerationRequest, Keys, Result
+# `on_failure` stays importable here for jobs enqueued with its old path.
+from common.failures import on_failure, publish
+from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
 
-if TYPE_CHECKING:
-    from types import TracebackType
-
-    from redis import Redis
-    from rq.job import Job
+__all__ = ["generate", "on_failure", "publish"]
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def _settings() -> QueueSettings:
-    return QueueSettings()
-
-
-def publish(connection: Redis, result: Result) -> None:
-    """Append a result for the bot; the stream is capped so an absent bot cannot fill Redis."""
-    settings = _settings()
-    connection.xadd(
-        Keys(settings).results,
-        result.to_fields(),  # type: ignore[arg-type]
-        maxlen=settings.results_maxlen,
-        approximate=True,
-    )
 
 
 def generate(request: dict[str, Any]) -> dict[str, Any]:
@@ -56,21 +34,3 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         "job=%s seed=%d generation_ms=%.1f bytes=%d", job.id, valid.seed, elapsed_ms, len(image)
     )
     return {"seed": valid.seed, "generation_ms": round(elapsed_ms, 2)}
-
-
-def on_failure(
-    job: Job,
-    connection: Redis,
-    exc_type: type[BaseException] | None,
-    exc: BaseException | None,
-    tb: TracebackType | None,
-) -> None:
-    """RQ failure callback: the user gets an error message instead of waiting forever."""
-    if isinstance(exc, JobTimeoutException):
-        error = "timeout"
-    elif isinstance(exc, ValidationError):
-        error = "invalid"
-    else:
-        error = "failed"
-    log.warning("job=%s failed: %s", job.id, error)
-    publish(connection, Result(job_id=job.id, status="error", error=error))

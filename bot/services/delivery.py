@@ -1,4 +1,16 @@
-"""Reading finished jobs from the results stream and sending them to the right chat."""
+"""Reading finished jobs from the results stream and sending them to the right chat.
+
+Guarantees, and how:
+- nothing lost: an entry is acknowledged only once Telegram took the answer (or will never
+  take it, e.g. the user blocked the bot). Entries read but not acknowledged, by this bot
+  before a restart or by a consumer that is gone, are read again (`run`, `recovery.py`).
+- nothing doubled: a result is routed by its job id to the chat recorded at enqueue time, and
+  one job gets one answer: the first entry to claim `answer:{job}` sends, any other entry for
+  the same job (a retried job whose first worker was not dead after all) is dropped.
+  The one window left is a crash between Telegram's "ok" and the acknowledgement, a single
+  Redis round trip: the result is then sent again after the restart (at least once).
+- Redis going away stops delivery, never the bot: it resumes with backoff.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +19,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Final
 
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.types import BufferedInputFile, ReplyParameters
+from pydantic import ValidationError
 from redis.exceptions import RedisError, ResponseError
 
-from bot import texts
-from bot.services.captions import build_caption
 from bot.services.jobs import JobContext
+from bot.services.sending import Outcome, ResultSender
 from common.protocol import Keys, Result
 
 if TYPE_CHECKING:
@@ -33,9 +37,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUP: Final = "bot"
-SEND_ATTEMPTS: Final = 5
 MAX_BACKOFF_S: Final = 30.0
-RedisEntries = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
+# Results being sent at once; a slow chat (429) must not hold up everyone else's.
+MAX_IN_FLIGHT: Final = 64
+Entry = tuple[bytes, dict[bytes, bytes]]
+RedisEntries = list[tuple[bytes, list[Entry]]]
 
 
 class ResultDelivery:
@@ -50,33 +56,41 @@ class ResultDelivery:
         translate: Callable[[str, str], str] = lambda text, _locale: text,
         on_done: Callable[[JobContext, Result], Awaitable[None]] | None = None,
     ) -> None:
-        self._bot = bot
-        self._translate = translate
-        self._on_done = on_done
         self._redis = redis
         self._keys = Keys(settings.queue)
         self._delivery = settings.delivery
-        self._footer = settings.prompts.caption_footer
+        self._sender = ResultSender(
+            bot, settings.prompts.caption_footer, settings.delivery.send_attempts, translate
+        )
+        self._on_done = on_done
+        self._in_flight: dict[bytes, asyncio.Task[None]] = {}
+        # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.
+        self._sent_unacknowledged: dict[bytes, str] = {}
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    @property
+    def consumer(self) -> str:
+        return self._delivery.consumer_name
 
     async def run(self) -> None:
-        """Deliver results until cancelled; Redis outages are waited out with backoff."""
-        backoff = 0.5
-        backlog = True
+        """Deliver results until cancelled, waiting out Redis outages."""
+        backoff = 1.0
         while True:
             try:
                 await self._ensure_group()
-                # Entries this consumer read before a restart but never acknowledged first.
-                while backlog and await self._read_and_deliver("0", block_ms=None):
-                    pass
-                backlog = False
+                # Entries read before a restart (or an outage) but never acknowledged first.
+                last_id = "0"
+                while entries := await self._read(last_id, block_ms=None):
+                    await self.dispatch(entries)
+                    last_id = entries[-1][0].decode()
+                backoff = 1.0
                 while True:
-                    await self._read_and_deliver(">", block_ms=self._delivery.read_block_ms)
-                    backoff = 0.5
+                    entries = await self._read(">", block_ms=self._delivery.read_block_ms)
+                    await self.dispatch(entries)
             except RedisError as exc:
-                log.warning("results stream unavailable (%s); retrying in %.1f s", exc, backoff)
+                log.warning("results stream unavailable (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
-                backlog = True
 
     async def _ensure_group(self) -> None:
         try:
@@ -86,75 +100,108 @@ class ResultDelivery:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _read_and_deliver(self, last_id: str, block_ms: int | None) -> int:
+    async def _read(self, last_id: str, block_ms: int | None) -> list[Entry]:
+        # Never read more than can be started, so a stuck chat slows reading, not memory.
+        count = max(1, min(self._delivery.read_count, MAX_IN_FLIGHT - len(self._in_flight)))
         # RESP2 reply: [(stream, [(entry_id, {field: value})])], or None on timeout.
         response: RedisEntries | None = await self._redis.xreadgroup(  # type: ignore[assignment]
-            GROUP,
-            self._delivery.consumer_name,
-            {self._keys.results: last_id},
-            count=self._delivery.read_count,
-            block=block_ms,
+            GROUP, self.consumer, {self._keys.results: last_id}, count=count, block=block_ms
         )
-        entries = [entry for _, stream_entries in response or [] for entry in stream_entries]
-        await asyncio.gather(*(self._deliver(entry_id, fields) for entry_id, fields in entries))
-        return len(entries)
+        return [entry for _, stream_entries in response or [] for entry in stream_entries]
+
+    async def dispatch(self, entries: list[Entry]) -> None:
+        """Start delivering entries in the background; ones already on their way are skipped."""
+        for entry_id, fields in entries:
+            if entry_id in self._in_flight or not fields:
+                continue  # deleted entries come back from the PEL without fields
+            await self._slots.acquire()
+            task = asyncio.create_task(self._handle(entry_id, fields))
+            self._in_flight[entry_id] = task
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        for entry_id, running in list(self._in_flight.items()):
+            if running is task:
+                del self._in_flight[entry_id]
+        self._slots.release()
+
+    async def drain(self) -> None:
+        """Wait for the deliveries under way (for an orderly shutdown)."""
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        try:
+            await self._deliver(entry_id, fields)
+        except RedisError as exc:
+            log.warning("entry %s left pending, Redis failed: %s", entry_id.decode(), exc)
+        except Exception:
+            # Left pending: recovery offers it again later, so log loudly but keep it.
+            log.exception("entry %s left pending after an unexpected error", entry_id.decode())
 
     async def _deliver(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        if (sent_job := self._sent_unacknowledged.get(entry_id)) is not None:
+            await self._acknowledge(entry_id, sent_job)
+            del self._sent_unacknowledged[entry_id]
+            return
         result = Result.from_fields(fields)
-        raw_context = await self._redis.get(self._keys.job_context(result.job_id))
+        job_id = result.job_id
+        raw_context = await self._redis.get(self._keys.job_context(job_id))
         if raw_context is None:
-            log.warning("result for unknown or expired job %s dropped", result.job_id)
-        else:
+            log.warning("result for unknown, expired or answered job %s dropped", job_id)
+            return await self._acknowledge(entry_id, job_id)
+        try:
             context = JobContext.model_validate_json(raw_context)
-            await self._send(context, result)
-            if self._on_done is not None:
-                # Frees the user's slot and removes the status message, whatever the outcome.
-                await self._on_done(context, result)
+        except ValidationError:
+            log.error("unreadable record of job %s; result dropped", job_id)
+            return await self._acknowledge(entry_id, job_id)
+        if context.job_id != job_id:
+            log.error("record of job %s names job %s; result dropped", job_id, context.job_id)
+            return await self._acknowledge(entry_id, job_id)
+        answer_key = self._answer_key(job_id)
+        ttl = self._delivery.context_ttl_s
+        if not await self._redis.set(answer_key, entry_id, nx=True, ex=ttl):
+            owner = await self._redis.get(answer_key)
+            if owner is not None and owner != entry_id:
+                log.warning("second result for job %s dropped", job_id)
+                return await self._acknowledge(entry_id, job_id, keep_answer=True)
+        outcome = await self._sender.send(context, result, lambda: self._keep(entry_id))
+        if outcome is Outcome.LATER:
+            return None
+        try:
+            await self._acknowledge(entry_id, job_id)
+        except RedisError:
+            self._sent_unacknowledged[entry_id] = job_id
+            raise
+        if self._on_done is not None:
+            # Frees the user's slot and removes the status message, sent or dropped alike.
+            await self._on_done(context, result)
+        if outcome is Outcome.SENT:
+            log.info(
+                "delivered job=%s status=%s generation_ms=%.1f total_ms=%.1f",
+                job_id,
+                result.status,
+                result.generation_ms,
+                (time.time() - context.enqueued_at) * 1000,
+            )
+        return None
+
+    def _answer_key(self, job_id: str) -> str:
+        return f"{self._keys.prefix}:answer:{job_id}"
+
+    async def _acknowledge(self, entry_id: bytes, job_id: str, keep_answer: bool = False) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._keys.results, GROUP, entry_id)
             pipe.xdel(self._keys.results, entry_id)
-            pipe.delete(self._keys.job_context(result.job_id))
+            if not keep_answer:
+                # With the record gone, any later result for this job is dropped as unknown.
+                pipe.delete(self._keys.job_context(job_id), self._answer_key(job_id))
             await pipe.execute()
 
-    async def _send(self, context: JobContext, result: Result) -> None:
-        reply = ReplyParameters(message_id=context.message_id, allow_sending_without_reply=True)
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            try:
-                if result.status == "ok":
-                    await self._bot.send_photo(
-                        context.chat_id,
-                        BufferedInputFile(result.image, filename=f"{context.seed}.jpg"),
-                        caption=build_caption(context.prompt, context.seed, self._footer),
-                        reply_parameters=reply,
-                    )
-                else:
-                    text = (
-                        texts.GENERATION_TIMEOUT
-                        if result.error == "timeout"
-                        else texts.GENERATION_FAILED
-                    )
-                    await self._bot.send_message(
-                        context.chat_id,
-                        self._translate(text, context.locale),
-                        reply_parameters=reply,
-                    )
-            except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
-            except (TelegramServerError, TelegramNetworkError) as exc:
-                log.warning(
-                    "send for job %s failed (%s), attempt %d", context.job_id, exc, attempt
-                )
-                await asyncio.sleep(min(MAX_BACKOFF_S, 0.5 * 2**attempt))
-            except (TelegramForbiddenError, TelegramBadRequest) as exc:
-                log.warning("job %s not delivered: %s", context.job_id, exc.message)
-                return
-            else:
-                log.info(
-                    "delivered job=%s status=%s generation_ms=%.1f total_ms=%.1f",
-                    context.job_id,
-                    result.status,
-                    result.generation_ms,
-                    (time.time() - context.enqueued_at) * 1000,
-                )
-                return
-        log.error("job %s not delivered after %d attempts", context.job_id, SEND_ATTEMPTS)
+    async def _keep(self, entry_id: bytes) -> None:
+        """Reset the entry's idle time: it is being worked on, no other consumer may take it."""
+        try:
+            await self._redis.xclaim(
+                self._keys.results, GROUP, self.consumer, 0, [entry_id], justid=True
+            )
+        except RedisError as exc:
+            log.debug("could not keep entry %s: %s", entry_id.decode(), exc)

@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, MAX_SEED, GenerationRequest, Keys
@@ -94,6 +94,8 @@ class JobQueue:
                 result_ttl=self._settings.result_ttl_s,
                 failure_ttl=self._settings.failure_ttl_s,
                 on_failure=Callback(FAILURE_CALLBACK),
+                # Only a job whose worker died is retried: `on_failure` vetoes the rest.
+                retry=Retry(max=retries) if (retries := self._settings.job_retries) else None,
                 pipeline=pipe,
             )
             # Queued after the job in the same MULTI (RQ opens it), so both land or neither.

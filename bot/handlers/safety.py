@@ -1,0 +1,67 @@
+"""The last router: what no other router took, and whatever any handler raised.
+
+- a private message that is not text (sticker, voice, photo, document…) gets a hint;
+- a button press nobody handles (forged, or from an old message) is answered, so the user's
+  button stops spinning;
+- an exception from any handler is logged (through the token-redacting log handlers) and the
+  user gets an apology instead of silence. Nothing escapes to aiogram.
+
+Edited messages, channel posts and group chatter are deliberately left unanswered: the bot
+subscribes only to the update types it handles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import AiogramError
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot import texts
+from bot.i18n import locale_for
+
+router = Router(name=__name__)
+log = logging.getLogger(__name__)
+
+
+@router.message(F.chat.type == ChatType.PRIVATE)
+async def not_text(message: Message) -> None:
+    """Point to text prompts."""
+    await message.answer(_(texts.TEXT_ONLY))
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    """Stop the spinner; never act on data nobody claimed."""
+    await query.answer(_(texts.STALE_BUTTON))
+
+
+@router.errors()
+async def on_error(event: ErrorEvent, i18n: I18n) -> bool:
+    """Log the failure and apologise where there is someone to apologise to."""
+    update = event.update
+    log.error(
+        "update %d failed: %s",
+        update.update_id,
+        type(event.exception).__name__,
+        exc_info=event.exception,
+    )
+    # Telegram may be what failed, so the apology is best effort.
+    with contextlib.suppress(AiogramError, asyncio.TimeoutError):
+        if update.message is not None:
+            user = update.message.from_user
+            locale = locale_for(user.language_code if user else None, i18n.default_locale)
+            await update.message.answer(i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale))
+        elif update.callback_query is not None:
+            user = update.callback_query.from_user
+            locale = locale_for(user.language_code, i18n.default_locale)
+            await update.callback_query.answer(
+                i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale)
+            )
+    return True

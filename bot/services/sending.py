@@ -1,0 +1,148 @@
+"""Sending one result to Telegram, and what to do when Telegram says no.
+
+| Telegram answers                   | What happens                                          |
+| ---------------------------------- | ----------------------------------------------------- |
+| 429 Too Many Requests              | wait `retry_after`, try again                         |
+| 5xx, timeout, network error        | try again after 1, 2, 4… s (at most `send_attempts`)  |
+| 400 message to be replied not found | send the same without the reply                      |
+| other 400 on a photo               | tell the user generation failed instead               |
+| other 400 on a text                | drop it, logged                                       |
+| 403 (bot blocked, kicked)          | drop it, logged once                                  |
+| group upgraded to a supergroup     | send to the new chat id                               |
+
+When the attempts run out the result is neither sent nor dropped: it stays pending on the
+stream and the bot tries again later (see `recovery.py`), so a long Telegram outage delays
+results but loses none. Each wait is at least a second: there is no hot retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import TYPE_CHECKING, Final
+
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramRetryAfter,
+)
+from aiogram.types import BufferedInputFile, ReplyParameters
+
+from bot import texts
+from bot.services.captions import build_caption
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from aiogram import Bot
+
+    from bot.services.jobs import JobContext
+    from common.protocol import Result
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S: Final = 30.0
+# While waiting, the bot tells Redis it still owns the entry this often, so no other bot
+# consumer takes it over in the meantime.
+KEEP_ALIVE_S: Final = 10.0
+_REPLY_MISSING: Final = ("message to be replied not found", "message to reply not found")
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    DROPPED = "dropped"  # Telegram will never take it (blocked, chat gone); acknowledged
+    LATER = "later"  # attempts ran out; left pending for a later round
+
+
+def error_text(code: str) -> str:
+    return texts.GENERATION_TIMEOUT if code == "timeout" else texts.GENERATION_FAILED
+
+
+class ResultSender:
+    def __init__(
+        self,
+        bot: Bot,
+        footer: str,
+        attempts: int,
+        translate: Callable[[str, str], str] = lambda text, _locale: text,
+    ) -> None:
+        self._bot = bot
+        self._footer = footer
+        self._attempts = attempts
+        self._translate = translate
+
+    async def send(
+        self, context: JobContext, result: Result, keep_alive: Callable[[], Awaitable[None]]
+    ) -> Outcome:
+        """Send the photo (or the error) as a reply to the request; never raises AiogramError."""
+        job = context.job_id
+        chat_id, as_reply, as_photo = context.chat_id, True, result.status == "ok"
+        failures = 0
+        while True:
+            try:
+                await self._send_once(context, result, chat_id, as_reply, as_photo)
+                return Outcome.SENT
+            except TelegramRetryAfter as exc:
+                failures += 1
+                delay = float(max(1, exc.retry_after))
+                log.warning("job %s: Telegram asks to wait %.0f s", job, delay)
+            except TelegramMigrateToChat as exc:
+                if chat_id == context.chat_id:
+                    # Message ids start over in the new supergroup: the reply target is gone.
+                    chat_id, as_reply = exc.migrate_to_chat_id, False
+                    continue
+                failures, delay = failures + 1, 1.0
+            except TelegramForbiddenError as exc:
+                log.warning("job %s: chat %s refuses the bot (%s); dropped", job, chat_id, exc)
+                return Outcome.DROPPED
+            except TelegramBadRequest as exc:
+                if as_reply and any(text in exc.message for text in _REPLY_MISSING):
+                    log.info("job %s: the request message is gone; sending without reply", job)
+                    as_reply = False
+                    continue
+                if as_photo:
+                    log.warning("job %s: photo refused (%s); sending the error", job, exc)
+                    as_photo = False
+                    continue
+                log.error("job %s: Telegram refused the answer (%s); dropped", job, exc)
+                return Outcome.DROPPED
+            except AiogramError as exc:
+                # 5xx, timeouts, network errors, and anything Telegram may fix by itself.
+                failures += 1
+                delay = min(MAX_BACKOFF_S, 2.0 ** (failures - 1))
+                log.warning("job %s: send failed (%s), attempt %d", job, exc, failures)
+            if failures >= self._attempts:
+                log.error("job %s: not sent after %d attempts; will retry later", job, failures)
+                return Outcome.LATER
+            await _pause(delay, keep_alive)
+
+    async def _send_once(
+        self, context: JobContext, result: Result, chat_id: int, as_reply: bool, as_photo: bool
+    ) -> None:
+        reply = (
+            ReplyParameters(message_id=context.message_id, allow_sending_without_reply=True)
+            if as_reply
+            else None
+        )
+        if as_photo:
+            await self._bot.send_photo(
+                chat_id,
+                BufferedInputFile(result.image, filename=f"{context.seed}.jpg"),
+                caption=build_caption(context.prompt, context.seed, self._footer),
+                reply_parameters=reply,
+            )
+        else:
+            code = result.error if result.status == "error" else "failed"
+            text = self._translate(error_text(code), context.locale)
+            await self._bot.send_message(chat_id, text, reply_parameters=reply)
+
+
+async def _pause(delay: float, keep_alive: Callable[[], Awaitable[None]]) -> None:
+    while delay > 0:
+        await keep_alive()
+        step = min(delay, KEEP_ALIVE_S)
+        await asyncio.sleep(step)
+        delay -= step

@@ -1,0 +1,75 @@
+"""Counting what users received, and waiting until nothing more can arrive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import redis
+from rq import Queue
+
+if TYPE_CHECKING:
+    from tests.botapi import Call, FakeBotAPI
+
+ANSWERS = ("sendPhoto", "sendMessage")
+
+
+def received(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
+    """Answers the user of `chat_id` got (accepted by Telegram), in order.
+
+    The one-time licence notice before a user's first picture is not an answer to a request.
+    """
+    return [
+        c
+        for c in botapi.sent(chat_id=chat_id)
+        if c.method in ANSWERS and c.ok and not _is_first_use_notice(c)
+    ]
+
+
+def _is_first_use_notice(call: Call) -> bool:
+    return call.method == "sendMessage" and call.result["text"].startswith("Before your first")
+
+
+def photos(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
+    return [c for c in received(botapi, chat_id) if c.method == "sendPhoto"]
+
+
+def messages(botapi: FakeBotAPI, chat_id: int) -> list[str]:
+    return [c.result["text"] for c in received(botapi, chat_id) if c.method == "sendMessage"]
+
+
+def attempts(botapi: FakeBotAPI, chat_id: int, method: str = "sendPhoto") -> list[Call]:
+    """Every call of `method` for the chat, refused ones included."""
+    return [c for c in botapi.calls if c.method == method and c.chat_id == chat_id]
+
+
+def settled(url: str, queue: str = "imagine", prefix: str = "imagine") -> bool:
+    """True when no job is queued or running and no result waits: nothing more can arrive."""
+    client = redis.Redis.from_url(url)
+    rq_queue = Queue(queue, connection=client)
+    try:
+        return (
+            client.llen(rq_queue.key) == 0
+            and client.llen(rq_queue.intermediate_queue_key) == 0
+            and client.zcard(rq_queue.started_job_registry.key) == 0
+            and client.xlen(f"{prefix}:results") == 0
+        )
+    finally:
+        client.close()
+
+
+def wait_settled(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not settled(url):
+        if time.monotonic() > deadline:
+            raise AssertionError("jobs or results still pending")
+        time.sleep(0.05)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "it") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -1,0 +1,36 @@
+"""`python -m tests.slow_worker`: the real worker, with every generation SLOW_GENERATION_S late.
+
+Test-only stand-in for a GPU that hangs or a generation that runs long, so tests can kill,
+stop or time out a worker in the middle of a job. It prints a line when a generation starts;
+nothing under worker/ knows about any of this. Run it with WARMUP=false.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from worker import __main__ as worker_main
+from worker.engine import Engine
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from common.protocol import GenerationRequest
+
+_generate = Engine.generate
+
+
+def _slow_generate(self: Engine, requests: Sequence[GenerationRequest]) -> list[bytes]:
+    print(f"slow generation started pid={os.getpid()}", flush=True)
+    # A plain sleep: RQ's job timeout (SIGALRM) interrupts it like it would a Python loop.
+    time.sleep(float(os.environ["SLOW_GENERATION_S"]))
+    return _generate(self, requests)
+
+
+Engine.generate = _slow_generate  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    sys.exit(worker_main.main())

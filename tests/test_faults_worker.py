@@ -1,0 +1,152 @@
+"""Workers that die, hang or are stopped mid-job: every request still ends in one answer.
+
+The slow worker (`tests/slow_worker.py`) is the real worker with a sleep before each
+generation, which gives the tests a job that is certainly running when they strike.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import TYPE_CHECKING
+
+import pytest
+import redis
+from rq import Queue
+
+from bot import texts
+from tests.conftest import Spawner, _start_botapi
+from tests.faults import messages, photos, received, wait_settled, wait_until
+from tests.support import RedisServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.botapi import FakeBotAPI
+    from tests.support import Process
+
+# Claims expire after 2 s and the bot sweeps twice a second: an abandoned job is seen in ~3 s.
+FAST_RECOVERY = {"abandon_after_s": "2", "job_timeout_s": "10"}
+SLOW = "tests.slow_worker"
+
+
+class World:
+    def __init__(self, workdir: Path, model: Path) -> None:
+        self.model = model
+        self.redis = RedisServer(workdir).start()
+        self.botapi: FakeBotAPI = _start_botapi()
+        self.spawn = Spawner(workdir)
+        self.bot = self.spawn.bot(
+            self.redis.url, self.botapi, sweep_interval_s="0.5", **FAST_RECOVERY
+        )
+
+    def worker(self, slow_s: float | None = None) -> Process:
+        if slow_s is None:
+            return self.spawn.worker(self.redis.url, self.model, **FAST_RECOVERY)
+        return self.spawn.worker(
+            self.redis.url,
+            self.model,
+            module=SLOW,
+            slow_generation_s=str(slow_s),
+            warmup="false",
+            **FAST_RECOVERY,
+        )
+
+    def redis_queue_length(self) -> int:
+        client = redis.Redis.from_url(self.redis.url)
+        try:
+            return int(client.llen(Queue("imagine", connection=client).key))
+        finally:
+            client.close()
+
+    def stop_workers(self) -> None:
+        for process in self.spawn.started:
+            if process.module == SLOW and process.proc.poll() is None:
+                process.proc.kill()  # it would finish its long sleep before stopping
+            if process.module != "bot":
+                process.stop()
+
+    def close(self) -> None:
+        self.spawn.close()
+        self.botapi.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[World]:
+    running = World(tmp_path_factory.mktemp("faults-worker"), tiny_model)
+    yield running
+    running.close()
+
+
+@pytest.fixture(autouse=True)
+def own_workers(world: World) -> Iterator[None]:
+    """Each test starts the workers it needs; none may take another test's jobs."""
+    yield
+    world.stop_workers()
+
+
+def _kill(process: Process) -> None:
+    process.signal(signal.SIGKILL)
+    process.proc.wait(10)
+
+
+def test_worker_killed_mid_job_runs_it_again_and_one_photo_arrives(world: World) -> None:
+    slow = world.worker(slow_s=60)
+    world.botapi.push_message(2001, "/imagine a fox, killed halfway", user_id=2001)
+    slow.wait_for_output("slow generation started", timeout=30)
+    _kill(slow)
+    world.worker()  # a healthy worker takes over the retried job
+    world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2001, timeout=60)
+    wait_settled(world.redis.url)
+    assert len(photos(world.botapi, 2001)) == 1
+    assert len(received(world.botapi, 2001)) == 1
+    assert "abandoned: 1 retry left" in world.bot.output()
+
+
+def test_worker_killed_on_every_try_ends_in_one_error(world: World) -> None:
+    first, second = world.worker(slow_s=60), world.worker(slow_s=60)
+    world.botapi.push_message(2002, "/imagine a fox that kills workers", user_id=2002)
+    wait_until(lambda: "slow generation started" in first.output() + second.output())
+    victim, other = (first, second) if "started" in first.output() else (second, first)
+    _kill(victim)
+    # The retry lands on the other worker (the only one left), which dies as well.
+    other.wait_for_output("slow generation started", timeout=30)
+    _kill(other)
+    world.botapi.wait_for(lambda c: c.chat_id == 2002 and c.method == "sendMessage", timeout=60)
+    wait_settled(world.redis.url)
+    assert messages(world.botapi, 2002) == [texts.GENERATION_FAILED]
+    assert photos(world.botapi, 2002) == []
+
+
+def test_stuck_generation_hits_the_job_timeout_and_one_error_arrives(world: World) -> None:
+    slow = world.worker(slow_s=60)
+    world.botapi.push_message(2003, "/imagine a fox that never comes", user_id=2003)
+    slow.wait_for_output("slow generation started", timeout=30)
+    world.botapi.wait_for(lambda c: c.chat_id == 2003 and c.method == "sendMessage", timeout=60)
+    wait_settled(world.redis.url)
+    # A timeout is never retried: the same prompt would hang again.
+    assert messages(world.botapi, 2003) == [texts.GENERATION_TIMEOUT]
+    assert photos(world.botapi, 2003) == []
+    assert slow.output().count("slow generation started") == 1
+    _kill(slow)
+
+
+def test_sigterm_finishes_the_running_job_then_exits(world: World) -> None:
+    slow = world.worker(slow_s=1.5)
+    world.botapi.push_message(2004, "/imagine a fox before closing time", user_id=2004)
+    slow.wait_for_output("slow generation started", timeout=30)
+    world.botapi.push_message(2005, "/imagine a fox after closing time", user_id=2005)
+    wait_until(lambda: world.redis_queue_length() == 1, what="the second job queued")
+    slow.signal(signal.SIGTERM)
+    assert slow.proc.wait(30) == 0
+    assert "stopped" in slow.output()
+    world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2004, timeout=30)
+    # The queued job was left for the next worker, not lost.
+    assert world.redis_queue_length() == 1
+    world.worker()
+    world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2005, timeout=60)
+    wait_settled(world.redis.url)
+    for chat in (2004, 2005):
+        assert len(photos(world.botapi, chat)) == 1
+        assert len(received(world.botapi, chat)) == 1
