@@ -8,10 +8,11 @@ import sys
 from diffusers.utils import logging as diffusers_logging
 from pydantic import ValidationError
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
+from worker.batching import BatchWorker
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
 
@@ -31,7 +32,7 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
-    engine = load_engine(settings.model)
+    engine = load_engine(settings.model, settings.speed)
     set_engine(engine)
     if settings.model.warmup:
         log.info("warm-up generation took %.0f ms", engine.warm_up())
@@ -39,7 +40,13 @@ def main() -> int:
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
     # SimpleWorker runs each job in this process: RQ's default Worker forks per job, which
     # would throw the warm pipeline away (and CUDA cannot be used in a forked child).
-    worker = SimpleWorker([queue], connection=connection, serializer=JSONSerializer)
+    # BatchWorker is a SimpleWorker that also runs jobs waiting together as one pipeline call.
+    worker = BatchWorker(
+        [queue],
+        connection=connection,
+        serializer=JSONSerializer,
+        max_batch=settings.speed.max_batch,
+    )
     log.info("ready: listening on queue %r", settings.queue.queue_name)
     worker.work(with_scheduler=False, logging_level="INFO")
     return 0
