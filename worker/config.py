@@ -55,8 +55,8 @@ class SpeedSettings(BaseSettings):
     tiny_vae_id: str = "madebyollin/taesdxl"
     # Prompts whose text embeddings are kept on the device (0 turns the cache off).
     text_cache_size: int = Field(default=256, ge=0)
-    # Encode JPEGs on the GPU with nvJPEG (needs torchvision); Pillow on the CPU otherwise.
-    gpu_jpeg: bool = False
+    # Encode JPEGs on the GPU with nvJPEG when torchvision is installed; Pillow otherwise.
+    gpu_jpeg: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,7 @@ class JpegEncoder:
                 io_module = importlib.import_module("torchvision.io")
                 self._gpu_encode = io_module.encode_jpeg
             except ImportError:
-                log.warning("GPU_JPEG is on but torchvision is missing; encoding with Pillow")
+                log.info("torchvision is not installed: JPEGs are encoded with Pillow")
 
     @property
     def on_gpu(self) -> bool:
