@@ -32,16 +32,17 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
-    engine = load_engine(settings.model)
+    engine = load_engine(settings.model, settings.speed)
     set_engine(engine)
     if settings.model.warmup:
         log.info("warm-up generation took %.0f ms", engine.warm_up())
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
     log.info("ready: listening on queue %r", settings.queue.queue_name)
-    # A SimpleWorker runs each job in this process: RQ's default Worker forks per job, which
-    # would throw the warm pipeline away (and CUDA cannot be used in a forked child).
-    return run_worker(connection, queue, settings.queue)
+    # Jobs run in this process (a SimpleWorker): RQ's default Worker forks per job, which
+    # would throw the warm pipeline away (and CUDA cannot be used in a forked child). Jobs
+    # waiting together run as one pipeline call, up to MAX_BATCH.
+    return run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
 
 
 if __name__ == "__main__":

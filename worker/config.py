@@ -31,13 +31,47 @@ class ModelSettings(BaseSettings):
     jpeg_quality: int = Field(default=95, ge=50, le=100)
 
 
+CompileMode = Literal[
+    "off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+]
+
+
+class SpeedSettings(BaseSettings):
+    """The fast path: each switch is safe to leave at its default."""
+
+    model_config = ENV
+
+    # Jobs waiting together run as one pipeline call; 1 turns batching off.
+    max_batch: int = Field(default=8, ge=1, le=32)
+    # NHWC tensors let cuDNN pick its fastest convolutions; ignored on the CPU where NCHW wins.
+    channels_last: bool = True
+    # One matmul instead of three for q, k and v in every attention block.
+    fuse_qkv: bool = True
+    # torch.compile the UNet and the VAE decoder. Off by default: compiling takes minutes at
+    # start (once per batch size) and depends on the exact torch/Triton build.
+    compile: CompileMode = "off"
+    # Swap the VAE decoder for the tiny TAESD-XL decoder: several times faster, slightly softer.
+    tiny_vae: bool = False
+    tiny_vae_id: str = "madebyollin/taesdxl"
+    # Prompts whose text embeddings are kept on the device (0 turns the cache off).
+    text_cache_size: int = Field(default=256, ge=0)
+    # Encode JPEGs on the GPU with nvJPEG when torchvision is installed; Pillow otherwise.
+    gpu_jpeg: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     model: ModelSettings
+    speed: SpeedSettings
     redis: RedisSettings
     queue: QueueSettings
 
 
 def load_settings() -> Settings:
     """Read every section from the environment and `.env`."""
-    return Settings(model=ModelSettings(), redis=RedisSettings(), queue=QueueSettings())
+    return Settings(
+        model=ModelSettings(),
+        speed=SpeedSettings(),
+        redis=RedisSettings(),
+        queue=QueueSettings(),
+    )

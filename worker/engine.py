@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from pathlib import Path
@@ -10,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from diffusers import AutoencoderKL, AutoPipelineForText2Image
-from PIL import Image
 
 from common.protocol import GenerationRequest
+from worker.config import SpeedSettings
+from worker.fastpath import Decoder, JpegEncoder, compiled, load_tiny_decoder, to_pixels, tune
+from worker.textcache import PromptEmbeddings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from worker.config import ModelSettings
 
@@ -46,28 +47,77 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return torch.float32 if device.type == "cpu" else torch.float16
 
 
+def batch_sizes(max_batch: int, compiled: bool) -> list[int]:
+    """Batch sizes the engine runs: all of them eagerly, powers of two (and the cap) compiled.
+
+    A compiled graph is specialised to its batch size; padding a batch up to the next power of
+    two keeps the number of graphs (and of minutes spent compiling at start) logarithmic.
+    """
+    if not compiled:
+        return list(range(1, max_batch + 1))
+    return sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
+
+
 class Engine:
     """Owns the pipeline; `generate` turns validated requests into encoded images."""
 
-    def __init__(self, pipe: Any, device: torch.device, jpeg_quality: int = 95) -> None:
+    def __init__(
+        self,
+        pipe: Any,
+        device: torch.device,
+        jpeg_quality: int = 95,
+        speed: SpeedSettings | None = None,
+        decoder: Decoder | None = None,
+    ) -> None:
         self.pipe = pipe
         self.device = device
-        self.jpeg_quality = jpeg_quality
-        self.vae: AutoencoderKL = pipe.vae
+        pipe.set_progress_bar_config(disable=True)
+        self.speed = speed or SpeedSettings()
+        # The decoder may differ from pipe.vae (a float32 copy, or the tiny one): the pipeline
+        # stops at latents and the engine decodes, so pipe.vae itself is never touched.
+        self.vae: Decoder = decoder if decoder is not None else pipe.vae
         self.vae_dtype: torch.dtype = self.vae.dtype
+        tune(pipe, self.vae, self.speed, device)
+        self.jpeg = JpegEncoder(jpeg_quality, self.speed.gpu_jpeg, device)
+        self._decode_fn: Callable[..., Any] = self.vae.decode
+        self._compiled = self.speed.compile != "off"
+        self.batch_sizes = batch_sizes(self.speed.max_batch, self._compiled)
+        if self._compiled:
+            # Both text encoders too: eager, their ~700 small kernels cost more than the UNet.
+            for name in ("text_encoder", "text_encoder_2", "unet"):
+                setattr(pipe, name, compiled(getattr(pipe, name), self.speed.compile))
+            self._decode_fn = compiled(self.vae.decode, self.speed.compile)
+        pad_to = self._padded_size if self._compiled else None
+        self.text = PromptEmbeddings(pipe, device, self.speed.text_cache_size, pad_to)
+
+    def _padded_size(self, count: int) -> int:
+        return next((b for b in self.batch_sizes if b >= count), count)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
+        """One pipeline call for all requests; each keeps its own seed. JPEG bytes, in order."""
+        return self.jpeg.encode(self.pixels(requests))
 
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
-        """One pipeline call for all requests; each keeps its own seed."""
+    def pixels(self, requests: Sequence[GenerationRequest]) -> torch.Tensor:
+        """The images as uint8 NCHW on the device, before encoding."""
         first = requests[0]
         if any(
             (r.width, r.height, r.steps) != (first.width, first.height, first.steps)
             for r in requests
         ):
             raise ValueError("a batch must share size and step count")
-        generators = [torch.Generator(device=self.device).manual_seed(r.seed) for r in requests]
+        padded = list(requests)
+        if self._compiled:
+            # Padding rows repeat the last request; their images are computed and dropped.
+            padded += [requests[-1]] * (self._padded_size(len(requests)) - len(requests))
+        if self.speed.compile in ("reduce-overhead", "max-autotune"):
+            # CUDA-graph outputs are reused between replays; this marks a new iteration.
+            torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
+        embeds, pooled = self.text.encode([r.prompt for r in padded])
+        generators = [torch.Generator(device=self.device).manual_seed(r.seed) for r in padded]
         latents = self.pipe(
-            prompt=[r.prompt for r in requests],
+            prompt_embeds=embeds,
+            pooled_prompt_embeds=pooled,
             height=first.height,
             width=first.width,
             num_inference_steps=first.steps,
@@ -75,30 +125,39 @@ class Engine:
             generator=generators,
             output_type="latent",
         ).images
-        return [self._encode(image) for image in self._decode(latents)]
+        return self._decode(latents)[: len(requests)]
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        # Decoding here rather than in the pipeline lets a float16 UNet feed a VAE kept in
-        # float32 for good, instead of diffusers casting the VAE back and forth on every call.
         latents = latents.to(self.vae_dtype) / self.vae.config.scaling_factor
-        images = self.vae.decode(latents, return_dict=False)[0]
-        pixels: torch.Tensor = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round()
-        return pixels.to(torch.uint8).permute(0, 2, 3, 1).cpu()
-
-    def _encode(self, pixels: torch.Tensor) -> bytes:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels.numpy()).save(buffer, format="JPEG", quality=self.jpeg_quality)
-        return buffer.getvalue()
+        return to_pixels(self._decode_fn(latents, return_dict=False)[0])
 
     def warm_up(self) -> float:
-        """Run one full generation so the first user pays no first-call costs."""
+        """Run every batch size the worker will use, so no user pays first-call costs.
+
+        On CUDA this covers cuDNN's autotuning per shape and, with COMPILE, each graph's
+        compilation; on the CPU one image is enough (nothing there depends on the shape).
+        """
         started = time.perf_counter()
-        self.generate([GenerationRequest(prompt=WARMUP_PROMPT, seed=0)])
+        sizes = self.batch_sizes if self.device.type == "cuda" or self._compiled else [1]
+        for size in sizes:
+            # Distinct prompts, so the text encoders also run (and compile) at this size.
+            prompts = [f"{WARMUP_PROMPT}, take {size}.{row}" for row in range(size)]
+            self.generate([GenerationRequest(prompt=p, seed=0) for p in prompts])
         return (time.perf_counter() - started) * 1000
 
 
-def load_engine(settings: ModelSettings) -> Engine:
+def _decoder(pipe: Any, settings: ModelSettings, speed: SpeedSettings, dtype: torch.dtype) -> Any:
+    if speed.tiny_vae:
+        return load_tiny_decoder(speed.tiny_vae_id, dtype, pipe.device)
+    if pipe.vae.dtype == torch.float16 and pipe.vae.config.force_upcast:
+        # The stock SDXL VAE overflows in float16 and decodes to NaN (black images).
+        return pipe.vae.to(torch.float32)
+    return pipe.vae
+
+
+def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> Engine:
     """Load the pipeline with `from_pretrained` (hub id or local directory) onto the device."""
+    speed = speed or SpeedSettings()
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
@@ -112,12 +171,10 @@ def load_engine(settings: ModelSettings) -> Engine:
         kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, dtype=dtype)
     log.info("loading %s on %s as %s", settings.model_id, device, dtype)
     pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
-    pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
-    if pipe.vae.dtype == torch.float16 and pipe.vae.config.force_upcast:
-        # The stock SDXL VAE overflows in float16 and decodes to NaN (black images).
-        pipe.vae.to(torch.float32)
-    return Engine(pipe, device, settings.jpeg_quality)
+    return Engine(
+        pipe, device, settings.jpeg_quality, speed, _decoder(pipe, settings, speed, dtype)
+    )
 
 
 _engine: Engine | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rq import get_current_job
@@ -18,19 +19,59 @@ __all__ = ["generate", "on_failure", "publish"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a batched engine call produced for one job, before the job itself runs."""
+
+    image: bytes = b""
+    error: BaseException | None = None
+    generation_ms: float = 0.0
+    batch_size: int = 1
+
+
+# Filled by the batching worker just before it runs each job of a batch, in this process.
+_outcomes: dict[str, Outcome] = {}
+
+
+def store_outcome(job_id: str, outcome: Outcome) -> None:
+    _outcomes[job_id] = outcome
+
+
+def discard_outcome(job_id: str) -> None:
+    _outcomes.pop(job_id, None)
+
+
 def generate(request: dict[str, Any]) -> dict[str, Any]:
-    """Make one image and publish it. Returns a small summary that RQ keeps as the result."""
+    """Make one image and publish it. Returns a small summary that RQ keeps as the result.
+
+    When the worker already made this job's image as part of a batch, only the publishing is
+    left; an error from the batch is raised here so the job fails through RQ as usual.
+    """
     job = get_current_job()
     if job is None:
         raise RuntimeError("generate must run inside an RQ job")
     valid = GenerationRequest.model_validate(request)
-    started = time.perf_counter()
-    (image,) = get_engine().generate([valid])
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    outcome = _outcomes.pop(job.id, None)
+    if outcome is None:
+        started = time.perf_counter()
+        (image,) = get_engine().generate([valid])
+        outcome = Outcome(image=image, generation_ms=(time.perf_counter() - started) * 1000)
+    if outcome.error is not None:
+        raise outcome.error
+    elapsed_ms, image = outcome.generation_ms, outcome.image
     publish(
         job.connection, Result(job_id=job.id, status="ok", image=image, generation_ms=elapsed_ms)
     )
     log.info(
-        "job=%s seed=%d generation_ms=%.1f bytes=%d", job.id, valid.seed, elapsed_ms, len(image)
+        "job=%s seed=%d generation_ms=%.1f batch=%d bytes=%d",
+        job.id,
+        valid.seed,
+        elapsed_ms,
+        outcome.batch_size,
+        len(image),
     )
-    return {"seed": valid.seed, "generation_ms": round(elapsed_ms, 2)}
+    return {
+        "seed": valid.seed,
+        "generation_ms": round(elapsed_ms, 2),
+        "batch_size": outcome.batch_size,
+    }

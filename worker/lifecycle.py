@@ -10,6 +10,7 @@ which retries it or answers the user).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -17,10 +18,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
-from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+from worker.batching import BatchWorker
+
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import FrameType
 
     from redis import Redis
@@ -36,17 +39,17 @@ MAX_BACKOFF_S = 30.0
 
 
 class _ClaimRenewal(threading.Thread):
-    """Renews the claim on one running job until stopped.
+    """Renews the claims on the running jobs (one, or a batch) until stopped.
 
     Renewal ends by itself a little after the job timeout: a generation stuck where RQ's
     timeout cannot interrupt it (inside one long native call) then expires like a dead worker.
     """
 
-    def __init__(self, worker: ReliableWorker, job: Job, execution: Execution) -> None:
-        super().__init__(name=f"claim-{job.id}", daemon=True)
-        self._worker, self._job, self._execution = worker, job, execution
+    def __init__(self, worker: ReliableWorker, running: list[tuple[Job, Execution]]) -> None:
+        super().__init__(name=f"claim-{running[0][0].id}", daemon=True)
+        self._worker, self._running = worker, running
         self._done = threading.Event()
-        timeout = job.timeout if job.timeout and job.timeout > 0 else 0
+        timeout = max(job.timeout if job.timeout and job.timeout > 0 else 0 for job, _ in running)
         self._until = time.monotonic() + timeout + worker.abandon_after_s
 
     def run(self) -> None:
@@ -54,20 +57,21 @@ class _ClaimRenewal(threading.Thread):
         while not self._done.wait(max(1.0, ttl / 3)) and time.monotonic() < self._until:
             try:
                 with self._worker.connection.pipeline() as pipe:
-                    self._execution.heartbeat(self._job.started_job_registry, ttl, pipeline=pipe)
+                    for job, execution in self._running:
+                        execution.heartbeat(job.started_job_registry, ttl, pipeline=pipe)
                     self._worker.heartbeat(ttl + 60, pipeline=pipe)
                     pipe.execute()
             except RedisError as exc:
                 # Redis is down: the job's own Redis calls fail too, and the sweeper retries it.
-                log.warning("could not renew the claim on job %s: %s", self._job.id, exc)
+                log.warning("could not renew the claims of %d job(s): %s", len(self._running), exc)
 
     def stop(self) -> None:
         self._done.set()
         self.join()
 
 
-class ReliableWorker(SimpleWorker):
-    """SimpleWorker (the warm pipeline stays in this process) with short-lived job claims."""
+class ReliableWorker(BatchWorker):
+    """BatchWorker (the warm pipeline stays in this process) with short-lived job claims."""
 
     def __init__(self, *args: Any, abandon_after_s: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -77,11 +81,12 @@ class ReliableWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.abandon_after_s
 
-    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
-        renewal = _ClaimRenewal(self, job, execution)
+    @contextlib.contextmanager
+    def claims(self, running: list[tuple[Job, Execution]]) -> Iterator[None]:
+        renewal = _ClaimRenewal(self, running)
         renewal.start()
         try:
-            return bool(super().perform_job(job, queue, execution))
+            yield
         finally:
             renewal.stop()
 
@@ -92,7 +97,9 @@ class ReliableWorker(SimpleWorker):
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
-def run_worker(connection: Redis, queue: Queue, settings: QueueSettings) -> int:
+def run_worker(
+    connection: Redis, queue: Queue, settings: QueueSettings, *, max_batch: int = 1
+) -> int:
     """Take jobs until SIGTERM or SIGINT; when Redis goes away, wait for it and start over."""
     backoff = 1.0
     while True:
@@ -101,6 +108,7 @@ def run_worker(connection: Redis, queue: Queue, settings: QueueSettings) -> int:
             connection=connection,
             serializer=JSONSerializer,
             abandon_after_s=settings.abandon_after_s,
+            max_batch=max_batch,
         )
         try:
             worked = worker.work(with_scheduler=False, logging_level="INFO")

@@ -18,6 +18,7 @@ import torch
 from accelerate import init_empty_weights
 from diffusers import (
     AutoencoderKL,
+    AutoencoderTiny,
     EulerAncestralDiscreteScheduler,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
@@ -146,6 +147,25 @@ def build_pipeline(
         unet=unet,
         scheduler=EulerAncestralDiscreteScheduler(**SCHEDULER),
     )
+
+
+def build_tiny_decoder(
+    preset: Preset = "tiny",
+    *,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> AutoencoderTiny:
+    """Random-weight AutoencoderTiny: `full` has madebyollin/taesdxl's shapes (its defaults)."""
+    channels = (64,) * 4 if preset == "full" else (8,) * 4
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        vae = AutoencoderTiny(
+            encoder_block_out_channels=channels, decoder_block_out_channels=channels
+        )
+    # Module.to: diffusers' own `to` warns on every dtype cast (see _materialize).
+    torch.nn.Module.to(vae, device=device, dtype=dtype)
+    return vae.eval()
 
 
 def _write(pipe: StableDiffusionXLPipeline, out_dir: str | Path) -> Path:

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures and appends them to docs/benchmarks.md."""

@@ -1,0 +1,143 @@
+"""Micro-batching through real RQ and Redis: one engine call, every job's RQ bookkeeping intact."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+from rq import Callback, Queue
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from common.config import QueueSettings
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from worker.batching import BatchWorker
+from worker.config import ModelSettings, SpeedSettings
+from worker.engine import Engine, load_engine, set_engine
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from pathlib import Path
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path) -> Engine:
+    return load_engine(
+        ModelSettings(model_id=str(tiny_model), device="cpu"), SpeedSettings(max_batch=4)
+    )
+
+
+@pytest.fixture
+def client(redis_url: str, engine: Engine) -> Iterator[redis.Redis]:
+    set_engine(engine)
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+def _queue(client: redis.Redis) -> Queue:
+    return Queue("imagine", connection=client, serializer=JSONSerializer)
+
+
+def _enqueue(client: redis.Redis, request: dict[str, Any], timeout: int = 60) -> Job:
+    return _queue(client).enqueue_call(
+        JOB_FUNCTION,
+        kwargs={"request": request},
+        timeout=timeout,
+        on_failure=Callback(FAILURE_CALLBACK),
+    )
+
+
+def _work(client: redis.Redis, max_batch: int = 4) -> None:
+    worker = BatchWorker(
+        [_queue(client)], connection=client, serializer=JSONSerializer, max_batch=max_batch
+    )
+    worker.work(burst=True)
+
+
+def _results(client: redis.Redis) -> dict[str, Result]:
+    entries = client.xrange(Keys(QueueSettings()).results)
+    return {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
+
+
+def _requests(count: int) -> list[GenerationRequest]:
+    return [GenerationRequest(prompt=f"a fox, take {i}", seed=100 + i) for i in range(count)]
+
+
+def test_waiting_jobs_run_as_one_batch_and_finish_as_rq_jobs(
+    client: redis.Redis, engine: Engine
+) -> None:
+    requests = _requests(5)
+    jobs = [_enqueue(client, r.model_dump()) for r in requests]
+    _work(client, max_batch=4)
+    results = _results(client)
+    # The first four waited together and ran as one call; the fifth ran alone.
+    expected = [*engine.generate(requests[:4]), *engine.generate(requests[4:])]
+    assert [results[job.id].image for job in jobs] == expected
+    assert all(results[job.id].status == "ok" for job in jobs)
+    summaries = [Job.fetch(job.id, connection=client, serializer=JSONSerializer) for job in jobs]
+    assert [s.get_status() for s in summaries] == [JobStatus.FINISHED] * 5
+    returned = [s.return_value() for s in summaries]
+    assert [r["batch_size"] for r in returned] == [4, 4, 4, 4, 1]  # type: ignore[index]
+    assert [r["seed"] for r in returned] == [r.seed for r in requests]  # type: ignore[index]
+    queue = _queue(client)
+    assert sorted(FinishedJobRegistry(queue=queue).get_job_ids()) == sorted(j.id for j in jobs)
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert queue.count == 0
+    assert client.llen(queue.intermediate_queue_key) == 0
+
+
+def test_an_invalid_job_in_a_batch_fails_alone(client: redis.Redis, engine: Engine) -> None:
+    requests = _requests(2)
+    good = [_enqueue(client, r.model_dump()) for r in requests]
+    bad = _enqueue(client, {"prompt": "x", "seed": -1})
+    _work(client)
+    results = _results(client)
+    assert (results[bad.id].status, results[bad.id].error) == ("error", "invalid")
+    assert [results[j.id].image for j in good] == engine.generate(requests)
+    assert FailedJobRegistry(queue=_queue(client)).get_job_ids() == [bad.id]
+
+
+class _Stalled:
+    """An engine whose batch call outlasts the jobs' timeout, or breaks."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
+        if self.error is not None:
+            raise self.error
+        time.sleep(5)
+        return [b""] * len(requests)
+
+
+@pytest.mark.parametrize(
+    ("stalled", "error"),
+    [(_Stalled(), "timeout"), (_Stalled(RuntimeError("CUDA error")), "failed")],
+)
+def test_a_failing_batch_fails_each_job_through_its_callback(
+    client: redis.Redis, stalled: _Stalled, error: str
+) -> None:
+    jobs = [_enqueue(client, r.model_dump(), timeout=1) for r in _requests(3)]
+    set_engine(stalled)  # type: ignore[arg-type]
+    _work(client)
+    results = _results(client)
+    assert [(results[j.id].status, results[j.id].error) for j in jobs] == [("error", error)] * 3
+    queue = _queue(client)
+    assert sorted(FailedJobRegistry(queue=queue).get_job_ids()) == sorted(j.id for j in jobs)
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    for job in jobs:
+        assert Job.fetch(job.id, connection=client).get_status() == JobStatus.FAILED
+
+
+def test_a_lone_job_does_not_wait_for_company(client: redis.Redis, engine: Engine) -> None:
+    (request,) = _requests(1)
+    job = _enqueue(client, request.model_dump())
+    _work(client, max_batch=8)
+    assert _results(client)[job.id].image == engine.generate([request])[0]
+    summary = Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value()
+    assert summary is not None
+    assert summary["batch_size"] == 1

@@ -1,0 +1,110 @@
+"""The worker's fast path on the tiny pipeline: batching, the text cache, fusion, tiny VAE."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import pytest
+import torch
+from PIL import Image
+
+from common.protocol import GenerationRequest
+from worker.config import ModelSettings, SpeedSettings
+from worker.engine import Engine, batch_sizes, load_engine
+from worker.synthetic import build_tiny_decoder
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+REQUESTS = [
+    GenerationRequest(prompt="a red fox", seed=7),
+    GenerationRequest(prompt="a lighthouse at dusk", seed=8),
+    GenerationRequest(prompt="a red fox", seed=9),
+]
+
+
+def _engine(model: Path, **speed: object) -> Engine:
+    return load_engine(ModelSettings(model_id=str(model), device="cpu"), SpeedSettings(**speed))
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path) -> Engine:
+    return _engine(tiny_model, max_batch=4, text_cache_size=2)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> None:
+    """Equal up to one quantisation level in a few pixels (see the batching test)."""
+    diff = (a.int() - b.int()).abs()
+    assert int(diff.max()) <= 1
+    assert float((diff > 0).float().mean()) < 0.01
+
+
+def test_a_batch_gives_each_request_what_it_gives_alone(engine: Engine) -> None:
+    batched = engine.pixels(REQUESTS)
+    assert batched.shape == (3, 3, 512, 512)
+    assert batched.dtype == torch.uint8
+    alone = torch.cat([engine.pixels([request]) for request in REQUESTS])
+    # The seeded noise, the prompts' embeddings and the scheduler are identical row by row; only
+    # oneDNN/MKL reductions are blocked differently for another batch size, which moves float32
+    # sums by ~1e-5 and, where a value sits on a rounding edge, a pixel by one level.
+    _close(batched, alone)
+    # Same prompt, other seed: another picture, so each row really used its own generator.
+    assert (batched[0].float() - batched[2].float()).abs().mean() > 1.0
+
+
+def test_repeated_prompts_hit_the_bounded_text_cache(engine: Engine) -> None:
+    cache = engine.text
+    before = (cache.hits, cache.misses)
+    first = engine.pixels([REQUESTS[1]])
+    again = engine.pixels([REQUESTS[1]])
+    assert torch.equal(first, again)
+    assert cache.hits - before[0] >= 1
+    engine.pixels([GenerationRequest(prompt=f"prompt {i}", seed=1) for i in range(3)])
+    assert len(cache) == cache.size == 2
+
+
+def test_cache_off_changes_nothing(tiny_model: Path, engine: Engine) -> None:
+    uncached = _engine(tiny_model, text_cache_size=0)
+    assert torch.equal(uncached.pixels(REQUESTS[:1]), engine.pixels(REQUESTS[:1]))
+    assert len(uncached.text) == 0
+
+
+def test_fused_qkv_computes_the_same_function(tiny_model: Path, engine: Engine) -> None:
+    unfused = _engine(tiny_model, fuse_qkv=False)
+    assert (
+        type(
+            engine.pipe.unet.attn_processors[
+                "mid_block.attentions.0.transformer_blocks.0.attn1.processor"
+            ]
+        ).__name__
+        == "FusedAttnProcessor2_0"
+    )
+    _close(unfused.pixels(REQUESTS[:1]), engine.pixels(REQUESTS[:1]))
+
+
+def test_tiny_vae_decodes_to_a_512_jpeg(tiny_model: Path, tmp_path: Path) -> None:
+    build_tiny_decoder("tiny").save_pretrained(tmp_path / "taesd")
+    fast = _engine(tiny_model, tiny_vae=True, tiny_vae_id=str(tmp_path / "taesd"))
+    assert type(fast.vae).__name__ == "AutoencoderTiny"
+    (data,) = fast.generate(REQUESTS[:1])
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size) == ("JPEG", (512, 512))
+
+
+def test_a_batch_of_jpegs_comes_back_in_request_order(engine: Engine) -> None:
+    images = engine.generate(REQUESTS)
+    assert images == [engine.jpeg.encode(engine.pixels(REQUESTS)[i : i + 1])[0] for i in range(3)]
+
+
+def test_batch_sizes_warmed_up_cover_every_batch() -> None:
+    assert batch_sizes(4, compiled=False) == [1, 2, 3, 4]
+    # Compiled graphs are per batch size: powers of two, batches padded up to the next one.
+    assert batch_sizes(8, compiled=True) == [1, 2, 4, 8]
+    assert batch_sizes(6, compiled=True) == [1, 2, 4, 6]
+    assert batch_sizes(1, compiled=True) == [1]
+
+
+def test_mixed_sizes_are_refused_in_one_call(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="share size"):
+        engine.pixels([REQUESTS[0], GenerationRequest(prompt="x", seed=1, width=256)])

@@ -1,0 +1,130 @@
+"""Micro-batching: jobs waiting together run as one pipeline call, each still an RQ job.
+
+RQ's SimpleWorker runs one job at a time. `BatchWorker` dequeues a job the usual way, then
+takes (without blocking) up to MAX_BATCH - 1 more that are already waiting, makes all their
+images in one engine call, and then runs each job through RQ's normal path: the job function
+finds its image ready and only publishes it. So every job keeps RQ's bookkeeping (started,
+finished and failed registries, status, result, failure callback), and an empty queue adds no
+waiting: a lone job starts at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from rq import SimpleWorker
+from rq.timeouts import JobTimeoutException
+from rq.utils import now
+from rq.worker.base import WorkerStatus
+
+from common.protocol import JOB_FUNCTION, GenerationRequest
+from worker.engine import get_engine
+from worker.jobs import Outcome, discard_outcome, store_outcome
+
+if TYPE_CHECKING:
+    from rq.executions import Execution
+    from rq.job import Job
+    from rq.queue import Queue
+
+Shape = tuple[int, int, int]
+
+
+def _request(job: Job) -> GenerationRequest | None:
+    """The job's request if it is a well-formed generation; others run (and fail) on their own."""
+    if job.func_name != JOB_FUNCTION:
+        return None
+    try:
+        return GenerationRequest.model_validate(job.kwargs.get("request"))
+    except ValidationError:
+        return None
+
+
+class BatchWorker(SimpleWorker):
+    """A SimpleWorker that runs up to `max_batch` waiting jobs as one engine call."""
+
+    def __init__(self, *args: Any, max_batch: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_batch = max_batch
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        jobs = [job, *self._take_waiting(queue)]
+        executions = [self.prepare_execution(each) for each in jobs]
+        for each in jobs:
+            # As BaseWorker.perform_job does: status STARTED, out of the intermediate queue.
+            self.prepare_job_execution(each, remove_from_intermediate_queue=len(self.queues) == 1)
+            each.started_at = now()
+        try:
+            with self.claims(list(zip(jobs, executions, strict=True))):
+                if len(jobs) > 1:
+                    self._make_images(jobs)
+                for each, execution in zip(jobs, executions, strict=True):
+                    self._perform_prepared(each, queue, execution)
+        finally:
+            for each in jobs:
+                discard_outcome(each.id)
+        self.set_state(WorkerStatus.IDLE)
+
+    def claims(self, running: list[tuple[Job, Execution]]) -> AbstractContextManager[None]:
+        """Held while `running` jobs are worked on; subclasses keep their claims alive."""
+        return contextlib.nullcontext()
+
+    def _take_waiting(self, queue: Queue) -> list[Job]:
+        """Up to max_batch - 1 more jobs of this queue, only those already there (no blocking)."""
+        taken: list[Job] = []
+        while len(taken) < self.max_batch - 1:
+            result = self.queue_class.dequeue_any(
+                [queue],
+                None,
+                connection=self.connection,
+                job_class=self.job_class,
+                serializer=self.serializer,
+                death_penalty_class=self.death_penalty_class,
+            )
+            if result is None:
+                break
+            extra = result[0]
+            extra.redis_server_version = self.get_redis_server_version()  # type: ignore[no-untyped-call]
+            self.log.info("Worker %s: %s: %s (batched)", self.name, queue.name, extra.id)
+            taken.append(extra)
+        return taken
+
+    def _make_images(self, jobs: list[Job]) -> None:
+        """One engine call per request shape; each job's image (or the error) is stored."""
+        groups: dict[Shape, list[tuple[Job, GenerationRequest]]] = {}
+        for job in jobs:
+            request = _request(job)
+            if request is not None:
+                shape = (request.width, request.height, request.steps)
+                groups.setdefault(shape, []).append((job, request))
+        for group in groups.values():
+            if len(group) == 1:
+                continue  # made inside its own job, exactly as without batching
+            # The whole call must end within the shortest timeout of its jobs.
+            timeout = min(job.timeout or self.queue_class.DEFAULT_TIMEOUT for job, _ in group)
+            started = time.perf_counter()
+            try:
+                with self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id):
+                    images = get_engine().generate([request for _, request in group])
+            except Exception as exc:
+                for job, _ in group:
+                    store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            for (job, _), image in zip(group, images, strict=True):
+                outcome = Outcome(image=image, generation_ms=elapsed_ms, batch_size=len(group))
+                store_outcome(job.id, outcome)
+
+    def _perform_prepared(self, job: Job, queue: Queue, execution: Execution) -> None:
+        """BaseWorker.perform_job without its preparation, which execute_job did for all."""
+        try:
+            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                return_value = job.perform()
+            self._finalize_success(job, queue, execution, return_value)
+        except:  # noqa: E722 - like RQ, every failure goes to the job's failure handling
+            self._finalize_failure(job, queue, execution, sys.exc_info())
