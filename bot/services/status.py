@@ -56,6 +56,7 @@ class StatusBoard:
         self._redis = redis
         self._i18n = i18n
         self._feedback = feedback
+        self._prefix = prefix
         self._key = f"{prefix}:status"
         self._queue_key = queue_key
 
@@ -74,7 +75,7 @@ class StatusBoard:
             chat_id=context.chat_id,
             message_id=sent.message_id,
             position=position,
-            edited_at=time.monotonic(),
+            edited_at=time.time(),
             group=group,
             locale=context.locale,
         )
@@ -107,9 +108,14 @@ class StatusBoard:
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.lpos(self._queue_key, job_id)
-            indexes = await pipe.execute()
-        now = time.monotonic()
-        for job_id, index in zip(job_ids, indexes, strict=True):
+                pipe.exists(f"{self._prefix}:job:{job_id}")
+            replies = await pipe.execute()
+        now = time.time()
+        for job_id, index, alive in zip(job_ids, replies[::2], replies[1::2], strict=True):
+            if not alive:
+                # Answered (or expired) while this round ran: the entry is an orphan.
+                await self.clear(job_id)
+                continue
             status = StatusMessage.model_validate_json(entries[job_id.encode()])
             # A job no longer in the list is running: it is about to become a photo.
             position = 1 if index is None else index + 1
