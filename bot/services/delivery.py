@@ -155,7 +155,8 @@ class ResultDelivery:
                 return await self._acknowledge(entry_id, job_id, keep_answer=True)
         outcome = await self._sender.send(context, result, lambda: self._keep(entry_id))
         if outcome is Outcome.LATER:
-            return None
+            # Idle from now on: the next round starts `claim_idle_s` after this one ended.
+            return await self._keep(entry_id)
         try:
             await self._acknowledge(entry_id, job_id)
         except RedisError:
