@@ -168,7 +168,8 @@ async def run(settings: Settings) -> None:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Bounded: shutdown must not hang on a loop that is slow to notice.
+        await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
         await bot.session.close()

@@ -38,8 +38,8 @@ class QueueSettings(BaseSettings):
     failure_ttl_s: int = Field(default=86_400, ge=60)
     # Upper bound on results waiting for the bot (each holds one JPEG of ~50-100 KB).
     results_maxlen: int = Field(default=5_000, ge=100)
-    # A job whose worker died (killed, machine lost) runs again this many times, then the
-    # user gets an error. Timeouts and invalid requests are never retried.
+    # A job that failed or whose worker died (killed, machine lost) runs again this many
+    # times, then the user gets an error. Timeouts and invalid requests are never retried.
     job_retries: int = Field(default=1, ge=0, le=5)
     # A busy worker refreshes its claim on the running job; a claim older than this means the
     # worker is gone and the job is abandoned. Detection takes this plus one sweep interval.

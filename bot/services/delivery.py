@@ -44,6 +44,14 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 RedisEntries = list[tuple[bytes, list[Entry]]]
 
 
+def honour_cancellation() -> None:
+    """Raise if this task was cancelled: redis-py can swallow a cancellation that lands
+    while it opens a connection, which would leave a loop running after shutdown."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class ResultDelivery:
     """Consumer of the results stream; an entry is acknowledged once Telegram has it."""
 
@@ -78,14 +86,18 @@ class ResultDelivery:
         while True:
             try:
                 await self._ensure_group()
+                honour_cancellation()
                 # Entries read before a restart (or an outage) but never acknowledged first.
                 last_id = "0"
                 while entries := await self._read(last_id, block_ms=None):
+                    honour_cancellation()
                     await self.dispatch(entries)
                     last_id = entries[-1][0].decode()
+                honour_cancellation()
                 backoff = 1.0
                 while True:
                     entries = await self._read(">", block_ms=self._delivery.read_block_ms)
+                    honour_cancellation()
                     await self.dispatch(entries)
             except RedisError as exc:
                 log.warning("results stream unavailable (%s); retrying in %.0f s", exc, backoff)
@@ -166,7 +178,8 @@ class ResultDelivery:
                 return await self._acknowledge(entry_id, job_id, keep_answer=True)
         outcome = await self._sender.send(context, result, lambda: self._keep(entry_id))
         if outcome is Outcome.LATER:
-            return None
+            # Idle from now on: the next round starts `claim_idle_s` after this one ended.
+            return await self._keep(entry_id)
         try:
             await self._acknowledge(entry_id, job_id)
         except RedisError:

@@ -94,7 +94,7 @@ class JobQueue:
                 result_ttl=self._settings.result_ttl_s,
                 failure_ttl=self._settings.failure_ttl_s,
                 on_failure=Callback(FAILURE_CALLBACK),
-                # Only a job whose worker died is retried: `on_failure` vetoes the rest.
+                # Bounded; `on_failure` vetoes retrying timeouts and invalid requests.
                 retry=Retry(max=retries) if (retries := self._settings.job_retries) else None,
                 pipeline=pipe,
             )

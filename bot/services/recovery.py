@@ -25,7 +25,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
-from bot.services.delivery import GROUP
+from bot.services.delivery import GROUP, honour_cancellation
 from common.protocol import Keys
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Recovery:
                 await asyncio.to_thread(self.sweep_abandoned_jobs)
             except RedisError as exc:
                 log.debug("sweep skipped: %s", exc)
+            honour_cancellation()
 
     async def claim_stale_results(self) -> None:
         start = "0-0"

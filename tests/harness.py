@@ -1,0 +1,82 @@
+"""The real dispatcher and Bot in the test's own event loop, talking HTTP to the fake Bot API.
+
+`feed` hands one update to `Dispatcher.feed_update` and returns once every handler is done,
+so a test can then look at exactly what the bot sent in answer, silence included.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import redis
+from aiogram.types import Update
+
+from bot.app import build_bot, build_dispatcher
+from bot.config import load_settings
+from bot.services.jobs import JobContext, JobQueue
+from tests.support import TOKEN
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
+
+    from bot.config import Settings
+    from tests.botapi import FakeBotAPI
+
+JSON = dict[str, Any]
+
+# aiogram routers are module-level objects that can join only one dispatcher per process.
+_dispatcher: Dispatcher | None = None
+
+
+def dispatcher_for(settings: Settings, jobs: Any) -> Dispatcher:
+    """The process's one dispatcher, given this test's settings and job queue."""
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = build_dispatcher(settings, jobs)
+    _dispatcher["settings"], _dispatcher["jobs"] = settings, jobs
+    return _dispatcher
+
+
+class BotUnderTest:
+    def __init__(self, botapi: FakeBotAPI, redis_url: str, jobs: Any = None) -> None:
+        self.botapi = botapi
+        self.settings: Settings = load_settings()
+        self.redis = redis.Redis.from_url(redis_url)
+        self.jobs = jobs or JobQueue(self.redis, self.settings.queue, 600)
+        self.bot: Bot = build_bot(self.settings)
+        self.dispatcher = dispatcher_for(self.settings, self.jobs)
+        self._ids = itertools.count(10_000_000)
+
+    async def feed(self, update: JSON) -> None:
+        update = {"update_id": next(self._ids), **copy.deepcopy(update)}
+        await self.dispatcher.feed_update(
+            self.bot, Update.model_validate(update, context={"bot": self.bot})
+        )
+
+    async def message(self, message: JSON) -> None:
+        await self.feed({"message": message})
+
+    def answers(self, chat_id: int) -> list[str]:
+        """What the user saw in the chat, in order: message texts, and "photo" for photos."""
+        seen = []
+        for call in self.botapi.sent(chat_id=chat_id):
+            if call.method == "sendMessage":
+                seen.append(call.result["text"])
+            elif call.method == "sendPhoto":
+                seen.append("photo")
+        return seen
+
+    def jobs_for(self, chat_id: int) -> list[JobContext]:
+        records = (self.redis.get(key) for key in self.redis.keys("imagine:job:*"))
+        contexts = [JobContext.model_validate_json(r) for r in records if r is not None]
+        return [c for c in contexts if c.chat_id == chat_id]
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        self.redis.close()
+
+
+def environment(botapi: FakeBotAPI, redis_url: str) -> dict[str, str]:
+    return {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": botapi.base_url, "REDIS_URL": redis_url}

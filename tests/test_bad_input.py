@@ -1,0 +1,211 @@
+"""Bad input, each answered clearly or met with deliberate silence; never an exception."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PIL import Image
+
+from bot import texts
+from bot.services.jobs import JobContext
+from bot.services.sending import Outcome, ResultSender
+from common.protocol import Result
+from tests.harness import BotUnderTest, environment
+from tests.support import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from tests.botapi import FakeBotAPI
+
+GROUP = -100_900
+
+
+@pytest.fixture
+async def app(
+    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[BotUnderTest]:
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for key, value in environment(botapi, redis_url).items():
+        monkeypatch.setenv(key, value)
+    running = BotUnderTest(botapi, redis_url)
+    yield running
+    await running.close()
+
+
+async def test_empty_and_whitespace_prompts_get_the_usage_hint(app: BotUnderTest) -> None:
+    for n, text in enumerate(["/imagine", "/imagine    ", "   \t  ", "\u200b\u200d\u2060\ufeff"]):
+        await app.message(app.botapi.push_message(7000 + n, text))
+        assert app.answers(7000 + n) == [texts.USAGE.replace("<code>", "").replace("</code>", "")]
+        assert app.jobs_for(7000 + n) == []
+
+
+async def test_a_10000_character_prompt_is_refused_politely(app: BotUnderTest) -> None:
+    await app.message(app.botapi.push_message(7010, "/imagine " + "fox " * 2500))
+    assert app.answers(7010) == [texts.TOO_LONG.format(limit=500)]
+    assert app.jobs_for(7010) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ("🦊 in ❄️, 🎨", "🦊 in ❄️, 🎨"),
+        ("ثعلب في الثلج", "ثعلب في الثلج"),
+        ("שועל בשלג and a fox", "שועל בשלג and a fox"),
+        ("a\u200bfox\u202ein\x00the\x07snow\u2066", "afoxin the snow"),
+        ("fox\r\n\tin   snow", "fox in snow"),
+    ],
+)
+async def test_emoji_rtl_and_control_characters(app: BotUnderTest, text: str, prompt: str) -> None:
+    chat = 7020 + sum(map(ord, text)) % 1000
+    await app.message(app.botapi.push_message(chat, text))
+    (job,) = app.jobs_for(chat)
+    assert job.prompt == prompt
+    assert not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in job.prompt)
+    assert app.answers(chat) == []  # the photo comes later, from the worker
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "orange").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a <b>bold</b> fox & <script>alert(1)</script>",
+        "*bold* _italic_ `code` [link](http://example.com) ~strike~ ||spoiler||",
+        "quotes \" and ' and &amp; and &lt;tag&gt;",
+    ],
+)
+async def test_html_and_markdown_reach_the_caption_verbatim(
+    app: BotUnderTest, prompt: str
+) -> None:
+    chat = 7100 + len(prompt)
+    sent = app.botapi.push_message(chat, prompt)
+    context = JobContext(
+        job_id="j", chat_id=chat, message_id=sent["message_id"], user_id=chat,
+        prompt=prompt, seed=7, enqueued_at=0.0,
+    )  # fmt: skip
+    result = Result(job_id="j", status="ok", image=_jpeg())
+
+    async def keep() -> None:
+        return None
+
+    sender = ResultSender(app.bot, "footer", attempts=1)
+    assert await sender.send(context, result, keep) is Outcome.SENT
+    (photo,) = [c for c in app.botapi.sent(chat_id=chat) if c.method == "sendPhoto"]
+    assert photo.result["caption"] == f"{prompt}\nseed 7\nfooter"
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        {"sticker": True},
+        {"extra": {"voice": {"file_id": "v1", "file_unique_id": "uv1", "duration": 3}}},
+        {"document": b"%PDF-1.4", "file_name": "prompt.pdf"},
+        {"photo": _jpeg()},
+        {"extra": {"location": {"latitude": 1.5, "longitude": 2.5}}},
+    ],
+)
+async def test_media_gets_a_text_only_hint_in_private_and_silence_in_groups(
+    app: BotUnderTest, media: dict[str, Any]
+) -> None:
+    chat = 7200 + len(repr(sorted(media)))
+    await app.message(app.botapi.push_message(chat, **media))
+    assert app.answers(chat) == [texts.TEXT_ONLY]
+    await app.message(app.botapi.push_message(GROUP, chat_type="supergroup", **media))
+    assert app.answers(GROUP) == []
+
+
+async def test_edited_messages_are_deliberately_ignored(app: BotUnderTest) -> None:
+    original = app.botapi.push_message(7300, "/imagine a fox")
+    await app.feed({"edited_message": {**original, "edit_date": original["date"] + 5}})
+    assert app.botapi.sent(chat_id=7300) == []
+    assert app.jobs_for(7300) == []
+
+
+async def test_forwarded_text_is_drawn_like_any_text(app: BotUnderTest) -> None:
+    origin = {"type": "hidden_user", "sender_user_name": "Someone", "date": 1}
+    await app.message(
+        app.botapi.push_message(7310, "a fox someone else wrote", extra={"forward_origin": origin})
+    )
+    (job,) = app.jobs_for(7310)
+    assert job.prompt == "a fox someone else wrote"
+
+
+async def test_channel_posts_are_deliberately_ignored(app: BotUnderTest) -> None:
+    post = app.botapi.push_message(-100_7320, "/imagine a fox", chat_type="channel")
+    await app.feed({"channel_post": post})
+    assert app.botapi.sent(chat_id=-100_7320) == []
+
+
+async def test_group_command_sent_on_behalf_of_a_channel_is_drawn(app: BotUnderTest) -> None:
+    channel = {"id": -100_7331, "type": "channel", "title": "News"}
+    sent = app.botapi.push_message(
+        -100_7330, "/imagine a fox", chat_type="supergroup", extra={"sender_chat": channel}
+    )
+    await app.message(sent)
+    assert len(app.jobs_for(-100_7330)) == 1
+
+
+async def test_unknown_commands(app: BotUnderTest) -> None:
+    await app.message(app.botapi.push_message(7340, "/draw a fox"))
+    assert app.answers(7340) == [texts.UNKNOWN_COMMAND]
+    await app.message(app.botapi.push_message(-100_7341, "/draw a fox", chat_type="supergroup"))
+    await app.message(
+        app.botapi.push_message(-100_7341, "/imagine@OtherBot a fox", chat_type="supergroup")
+    )
+    assert app.botapi.sent(chat_id=-100_7341) == []
+
+
+@pytest.mark.parametrize("data", ["x" * 64, "admin:ban:1", "imagine:seed:-1", "\x00\ufeff"])
+async def test_forged_or_stale_buttons_are_answered_and_do_nothing(
+    app: BotUnderTest, data: str
+) -> None:
+    old = app.botapi.push_message(7350, "/imagine an old fox")
+    query = app.botapi.push_callback_query(7350, old["message_id"], data)
+    await app.feed({"callback_query": query})
+    (answer,) = [c for c in app.botapi.calls if c.method == "answerCallbackQuery"]
+    assert answer.ok and answer.params["text"] == texts.STALE_BUTTON
+    assert app.botapi.sent(chat_id=7350) == []
+    assert app.jobs_for(7350) == []
+
+
+async def test_redis_down_answers_temporarily_unavailable(
+    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    for key, value in environment(botapi, nowhere).items():
+        monkeypatch.setenv(key, value)
+    down = BotUnderTest(botapi, nowhere)
+    try:
+        await down.message(botapi.push_message(7360, "/imagine a fox"))
+        assert down.answers(7360) == [texts.UNAVAILABLE]
+    finally:
+        await down.close()
+
+
+class BrokenQueue:
+    async def submit(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in a dependency")
+
+
+async def test_a_handler_that_raises_is_answered_with_an_apology(
+    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key, value in environment(botapi, redis_url).items():
+        monkeypatch.setenv(key, value)
+    broken = BotUnderTest(botapi, redis_url, jobs=BrokenQueue())
+    try:
+        await broken.message(botapi.push_message(7370, "/imagine a fox"))  # does not raise
+        assert broken.answers(7370) == [texts.SOMETHING_WENT_WRONG]
+    finally:
+        await broken.close()

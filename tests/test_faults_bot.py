@@ -1,0 +1,150 @@
+"""The bot restarting or crashing while results wait, and results going to the right user."""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+from typing import TYPE_CHECKING
+
+import pytest
+import redis
+import torch
+from PIL import Image
+
+from bot.services.jobs import JobQueue
+from common.config import QueueSettings
+from common.protocol import GenerationRequest, Keys
+from tests.conftest import _start_botapi
+from tests.faults import photos, received, wait_settled, wait_until
+from tests.support import RedisServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.botapi import FakeBotAPI
+    from tests.conftest import Spawner
+    from tests.support import Process
+    from worker.engine import Engine
+
+RESULTS = Keys(QueueSettings()).results
+# A result pending on a vanished consumer for a second is taken over.
+RECOVERY = {"claim_idle_s": "1", "sweep_interval_s": "0.5"}
+
+
+class World:
+    def __init__(self, workdir: Path, model: Path) -> None:
+        from tests.conftest import Spawner
+
+        self.redis = RedisServer(workdir).start()
+        self.botapi: FakeBotAPI = _start_botapi()
+        self.spawn = Spawner(workdir)
+        self.worker = self.spawn.worker(self.redis.url, model)
+        self.client = redis.Redis.from_url(self.redis.url)
+
+    def close(self) -> None:
+        self.client.close()
+        self.spawn.close()
+        self.botapi.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[World]:
+    running = World(tmp_path_factory.mktemp("faults-bot"), tiny_model)
+    yield running
+    running.close()
+
+
+def _start_bot(spawn: Spawner, world: World) -> Process:
+    return spawn.bot(world.redis.url, world.botapi, **RECOVERY)
+
+
+async def test_results_waiting_while_the_bot_is_down_are_sent_once_each(
+    world: World, spawn: Spawner
+) -> None:
+    # The group exists from an earlier run of the bot, as it would in production.
+    _start_bot(spawn, world).stop()
+    jobs = JobQueue(world.client, QueueSettings(), context_ttl_s=600)
+    chats = (4001, 4002, 4003)
+    for chat in chats:
+        # Requests the bot accepted just before it went down.
+        message = world.botapi.push_message(chat, f"/imagine fox number {chat}", user_id=chat)
+        await jobs.submit(
+            f"fox number {chat}", chat_id=chat, message_id=message["message_id"], user_id=chat
+        )
+    # The messages stay in the chats; their updates were consumed by that earlier bot.
+    world.botapi.reset(history=False)
+    wait_until(lambda: world.client.xlen(RESULTS) == 3, what="three results waiting")
+    # A second bot instance read one of them and died before sending it.
+    world.client.xreadgroup("bot", "bot-2", {RESULTS: ">"}, count=1)
+    bot = _start_bot(spawn, world)
+    for chat in chats:
+        world.botapi.wait_for(lambda c, chat=chat: c.chat_id == chat and c.ok, timeout=30)
+    wait_settled(world.redis.url)
+    for chat in chats:
+        assert len(photos(world.botapi, chat)) == 1
+        assert len(received(world.botapi, chat)) == 1
+    assert "taking over 1 pending result" in bot.output()
+
+
+def test_bot_killed_while_sending_sends_once_after_restart(world: World, spawn: Spawner) -> None:
+    bot = _start_bot(spawn, world)
+    # Telegram holds the upload long enough for the bot to die waiting, then fails it.
+    world.botapi.fail_next("sendPhoto", status=502, delay=10)
+    world.botapi.push_message(4004, "/imagine a fox and a crash", user_id=4004)
+    wait_until(
+        lambda: any(c.chat_id == 4004 for c in world.botapi.calls if c.method == "sendPhoto")
+    )
+    bot.signal(signal.SIGKILL)
+    bot.proc.wait(10)
+    assert world.client.xlen(RESULTS) == 1  # read, not acknowledged
+    _start_bot(spawn, world)
+    world.botapi.wait_for(lambda c: c.chat_id == 4004 and c.ok, timeout=30)
+    wait_settled(world.redis.url)
+    assert len(photos(world.botapi, 4004)) == 1
+    assert len(received(world.botapi, 4004)) == 1
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model: Path) -> Engine:
+    from worker.config import ModelSettings
+    from worker.engine import load_engine
+
+    return load_engine(ModelSettings(model_id=str(tiny_model), device="cpu"))
+
+
+def _pixels(data: bytes) -> torch.Tensor:
+    image = Image.open(io.BytesIO(data))
+    return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).float()
+
+
+def test_many_users_at_once_each_get_their_own_image(
+    world: World, spawn: Spawner, engine: Engine
+) -> None:
+    _start_bot(spawn, world)
+    asked = {}
+    for n, chat in enumerate(range(4101, 4107)):
+        group = n % 2 == 1
+        chat_id = -100_4100 - n if group else chat
+        prompt = f"picture {n}: a {'red' if n % 3 else 'blue'} fox"
+        sent = world.botapi.push_message(
+            chat_id,
+            f"/imagine {prompt}",
+            user_id=chat,
+            chat_type="supergroup" if group else "private",
+        )
+        asked[chat_id] = (sent["message_id"], prompt)
+    for chat_id in asked:
+        world.botapi.wait_for(lambda c, chat=chat_id: c.chat_id == chat and c.ok, timeout=60)
+    wait_settled(world.redis.url)
+    for chat_id, (message_id, prompt) in asked.items():
+        (photo,) = received(world.botapi, chat_id)
+        assert photo.result["reply_to_message"]["message_id"] == message_id
+        caption = photo.result["caption"]
+        assert caption.startswith(prompt + "\n")
+        seed = int(re.search(r"seed (\d+)", caption)[1])  # type: ignore[index]
+        expected = engine.generate([GenerationRequest(prompt=prompt, seed=seed)])[0]
+        # The very image of this prompt and seed, not someone else's.
+        assert (_pixels(photo.file("photo")) - _pixels(expected)).abs().mean() < 1.0

@@ -1,0 +1,76 @@
+"""Redis restarting under a busy bot and worker: queued jobs survive (append-only file), both
+processes reconnect by themselves, and users asking meanwhile hear "temporarily unavailable"."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import redis
+
+from bot import texts
+from tests.conftest import Spawner, _start_botapi
+from tests.faults import messages, photos, received, wait_settled, wait_until
+from tests.support import RedisServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _job_records(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return len(client.keys("imagine:job:*"))
+    finally:
+        client.close()
+
+
+def test_redis_restart_loses_no_job_and_both_processes_come_back(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    store = RedisServer(tmp_path, appendonly=True).start()
+    botapi = _start_botapi()
+    spawn = Spawner(tmp_path)
+    try:
+        recovery = {"abandon_after_s": "2"}
+        worker = spawn.worker(
+            store.url,
+            tiny_model,
+            module="tests.slow_worker",
+            slow_generation_s="2",
+            warmup="false",
+            **recovery,
+        )
+        bot = spawn.bot(store.url, botapi, sweep_interval_s="0.5", **recovery)
+        queued = (5001, 5002, 5003)
+        for chat in queued:
+            botapi.push_message(chat, f"/imagine a fox before the outage {chat}", user_id=chat)
+        wait_until(lambda: _job_records(store.url) == 3, what="three jobs accepted")
+        worker.wait_for_output("slow generation started", timeout=30)
+
+        store.stop()
+        botapi.push_message(5004, "/imagine a fox during the outage", user_id=5004)
+        botapi.wait_for(lambda c: c.chat_id == 5004 and c.method == "sendMessage", timeout=30)
+        # Down long enough for the running job to fail to publish its photo: the worker
+        # notices mid-job, then fails again when the job ends.
+        worker.wait_for_output(
+            r"could not renew the claim[\s\S]*(reconnecting to Redis in|could not connect)", 30
+        )
+        store.start()  # same port, same append-only file
+
+        for chat in queued:
+            botapi.wait_for(lambda c, chat=chat: c.chat_id == chat and c.ok, timeout=90)
+        botapi.push_message(5005, "/imagine a fox after the outage", user_id=5005)
+        botapi.wait_for(lambda c: c.chat_id == 5005 and c.method == "sendPhoto", timeout=60)
+        wait_settled(store.url)
+
+        for chat in (*queued, 5005):
+            assert len(photos(botapi, chat)) == 1, chat
+            assert len(received(botapi, chat)) == 1, chat
+        assert messages(botapi, 5004) == [texts.UNAVAILABLE]
+        assert photos(botapi, 5004) == []
+        assert "results stream unavailable" in bot.output()
+        assert bot.proc.poll() is None and worker.proc.poll() is None
+    finally:
+        spawn.close()
+        botapi.stop()
+        store.stop()

@@ -1,0 +1,124 @@
+"""Telegram refusing or failing to take a result: 429, 5xx, timeouts, 403, 400.
+
+Each test scripts the fake Bot API to fail the next sendPhoto calls, sends one prompt, waits
+until nothing is left to deliver, and counts what the user received.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot import texts
+from tests.conftest import Spawner, _start_botapi
+from tests.faults import attempts, messages, photos, received, wait_settled
+from tests.support import RedisServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.botapi import Call, FakeBotAPI
+    from tests.support import Process
+
+
+class World:
+    def __init__(self, workdir: Path, model: Path) -> None:
+        self.redis = RedisServer(workdir).start()
+        self.botapi: FakeBotAPI = _start_botapi()
+        self.spawn = Spawner(workdir)
+        self.worker = self.spawn.worker(self.redis.url, model)
+        # Two tries per round, a new round once a result has waited a second, 2 s timeouts.
+        self.bot: Process = self.spawn.bot(
+            self.redis.url,
+            self.botapi,
+            send_attempts="2",
+            claim_idle_s="1",
+            sweep_interval_s="0.5",
+            request_timeout_s="2",
+        )
+
+    def ask(self, chat_id: int, prompt: str) -> None:
+        self.botapi.push_message(chat_id, f"/imagine {prompt}", user_id=chat_id)
+        self.botapi.wait_for(
+            lambda c: c.chat_id == chat_id and c.method in {"sendPhoto", "sendMessage"}
+        )
+        wait_settled(self.redis.url)
+
+    def close(self) -> None:
+        self.spawn.close()
+        self.botapi.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[World]:
+    running = World(tmp_path_factory.mktemp("faults-telegram"), tiny_model)
+    yield running
+    running.close()
+
+
+def _gaps(calls: list[Call]) -> list[float]:
+    return [b.time - a.time for a, b in pairwise(calls)]
+
+
+def test_429_waits_retry_after_then_sends_once(world: World) -> None:
+    world.botapi.fail_next("sendPhoto", status=429, retry_after=2)
+    world.ask(3001, "a fox in a queue")
+    tries = attempts(world.botapi, 3001)
+    assert [c.status for c in tries] == [429, 200]
+    assert _gaps(tries)[0] >= 2
+    assert len(received(world.botapi, 3001)) == 1
+
+
+def test_5xx_beyond_a_round_stays_pending_and_is_sent_once_later(world: World) -> None:
+    world.botapi.fail_next("sendPhoto", status=500, count=2)
+    world.botapi.fail_next("sendPhoto", status=502)
+    world.ask(3002, "a fox in an outage")
+    tries = attempts(world.botapi, 3002)
+    # Round one: two tries, one second apart. The result waits, is taken up again a second
+    # later, fails once more and then goes through.
+    assert [c.status for c in tries] == [500, 500, 502, 200]
+    assert min(_gaps(tries)) >= 1
+    assert len(photos(world.botapi, 3002)) == 1
+    assert "will retry later" in world.bot.output()
+
+
+def test_timeout_is_retried_and_one_photo_arrives(world: World) -> None:
+    # Answered only after the bot's 2 s request timeout: the bot gives up and tries again.
+    world.botapi.fail_next("sendPhoto", status=500, delay=4)
+    world.ask(3003, "a fox that takes its time")
+    assert len(attempts(world.botapi, 3003)) == 2
+    assert len(photos(world.botapi, 3003)) == 1
+    assert "Request timeout error" in world.bot.output()
+
+
+def test_403_blocked_user_is_dropped_once_and_logged_once(world: World) -> None:
+    world.botapi.fail_next("sendPhoto", status=403)
+    world.botapi.push_message(3004, "/imagine a fox nobody will see", user_id=3004)
+    world.botapi.wait_for(lambda c: c.chat_id == 3004 and c.method == "sendPhoto")
+    wait_settled(world.redis.url)  # acknowledged: nothing left pending
+    assert len(attempts(world.botapi, 3004)) == 1
+    assert received(world.botapi, 3004) == []
+    assert world.bot.output().count("chat 3004 refuses the bot") == 1
+
+
+def test_400_reply_target_gone_sends_without_reply(world: World) -> None:
+    world.botapi.fail_next(
+        "sendPhoto", status=400, description="Bad Request: message to be replied not found"
+    )
+    world.ask(3005, "a fox whose question was deleted")
+    first, second = attempts(world.botapi, 3005)
+    assert "reply_parameters" in first.params
+    assert "reply_parameters" not in second.params
+    assert len(photos(world.botapi, 3005)) == 1
+    assert len(received(world.botapi, 3005)) == 1
+
+
+def test_400_on_the_photo_tells_the_user_instead(world: World) -> None:
+    world.botapi.fail_next("sendPhoto", status=400, description="Bad Request: PHOTO_INVALID")
+    world.ask(3006, "a fox Telegram will not take")
+    assert photos(world.botapi, 3006) == []
+    assert messages(world.botapi, 3006) == [texts.GENERATION_FAILED]

@@ -1,0 +1,201 @@
+"""Secrets stay out of output, nothing on the queue is a pickle, admin commands stay closed,
+and the compose file keeps Redis private behind a password."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shlex
+import shutil
+import subprocess
+import time
+import zlib
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+import yaml
+from aiogram import Router
+from aiogram.filters import Command
+from rq import Callback, Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+
+from bot import texts
+from common.config import QueueSettings
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, Keys, Result
+from tests.harness import BotUnderTest, environment
+from tests.support import ROOT, TOKEN, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from tests.botapi import FakeBotAPI
+    from tests.conftest import Spawner
+
+SECRET_HALF = TOKEN.split(":", 1)[1]
+REDIS_PASSWORD = "S3cret-redis-pass"
+
+
+def _assert_no_secrets(output: str) -> None:
+    for secret in (TOKEN, SECRET_HALF, REDIS_PASSWORD):
+        assert secret not in output
+
+
+def test_token_stays_out_of_the_crash_of_a_misconfigured_api_url(
+    spawn: Spawner, redis_url: str
+) -> None:
+    # Without a scheme aiohttp refuses the URL and quotes it whole: token included.
+    bot = spawn("bot", bot_token=TOKEN, telegram_api_url=f"127.0.0.1:{free_port()}",
+                redis_url=redis_url)  # fmt: skip
+    assert bot.proc.wait(60) == 1
+    output = bot.output()
+    assert "the bot stopped" in output and "NonHttpUrlClientError" in output
+    assert "/bot[redacted]/getMe" in output
+    _assert_no_secrets(output)
+
+
+def test_token_stays_out_of_the_logs_of_a_failing_run(spawn: Spawner, botapi: FakeBotAPI) -> None:
+    botapi.fail_next("getUpdates", status=500, count=2)
+    nowhere = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0"
+    bot = spawn.bot(nowhere, botapi)
+    botapi.fail_next("sendMessage", status=502)
+    botapi.push_message(9001, "/imagine a fox", user_id=9001)
+    botapi.wait_for_calls("sendMessage", count=2, timeout=30, chat_id=9001)
+    bot.stop()
+    output = bot.output()
+    # The run did fail in every way it was meant to, with tracebacks...
+    for evidence in ("Failed to fetch updates", "could not enqueue a job", "Traceback",
+                     "results stream unavailable", "failed: TelegramServerError"):  # fmt: skip
+        assert evidence in output, evidence
+    # ...and the user still heard back.
+    assert botapi.sent(chat_id=9001, method="sendMessage")[-1].result["text"] == (
+        texts.SOMETHING_WENT_WRONG
+    )
+    _assert_no_secrets(output)
+
+
+def test_a_pickled_job_is_never_unpickled(redis_url: str, tmp_path: Path) -> None:
+    client = redis.Redis.from_url(redis_url)
+    queue = Queue("imagine", connection=client, serializer=JSONSerializer)
+    job = queue.enqueue_call(
+        JOB_FUNCTION,
+        kwargs={"request": {"prompt": "a fox", "seed": 1}},
+        on_failure=Callback(FAILURE_CALLBACK),
+    )
+    marker = tmp_path / "pickle-ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    # Someone with write access to Redis swaps the job's payload for a pickle.
+    client.hset(job.key, "data", zlib.compress(pickle.dumps(Payload())))
+    SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True)
+    assert not marker.exists()
+    entries = client.xrange(Keys(QueueSettings()).results)
+    assert [
+        Result.from_fields(f).model_dump(include={"job_id", "status"}) for _, f in entries
+    ] == [{"job_id": job.id, "status": "error"}]
+
+
+def _commands(router: Router) -> set[str]:
+    found: set[str] = set()
+    for handler in router.message.handlers:
+        for flt in handler.filters or []:
+            if isinstance(flt.callback, Command):
+                found |= {c for c in flt.callback.commands if isinstance(c, str)}
+    for sub in router.sub_routers:
+        found |= _commands(sub)
+    return found
+
+
+PUBLIC_COMMANDS = {"start", "help", "imagine"}
+
+
+async def test_admin_only_commands_refuse_everyone_else(
+    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every command beyond the public ones is an admin command; no admin is configured here.
+
+    None of them, used by an ordinary user on another user, may stop that user (or anyone)
+    from drawing: no ban, no pause takes effect.
+    """
+    monkeypatch.chdir(tmp_path)
+    for key, value in environment(botapi, redis_url).items():
+        monkeypatch.setenv(key, value)
+    app = BotUnderTest(botapi, redis_url)
+    try:
+        registered = _commands(app.dispatcher)
+        assert registered >= PUBLIC_COMMANDS
+        for command in sorted(registered - PUBLIC_COMMANDS):
+            for chat, kind in ((9101, "private"), (-100_9100, "supergroup")):
+                await app.message(
+                    botapi.push_message(chat, f"/{command} 9102", user_id=9101, chat_type=kind)
+                )
+        await app.message(botapi.push_message(9102, "/imagine a fox, still allowed"))
+        await app.message(botapi.push_message(9101, "/imagine a fox, also allowed"))
+        assert len(app.jobs_for(9102)) == 1
+        assert len(app.jobs_for(9101)) == 1
+    finally:
+        await app.close()
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_keeps_redis_on_the_internal_network() -> None:
+    compose = _compose()
+    store = compose["services"]["redis"]
+    assert "ports" not in store and "expose" not in store
+    assert store["networks"] == ["internal"]
+    assert compose["networks"]["internal"]["internal"] is True
+    for service in ("bot", "worker"):
+        assert "internal" in compose["services"][service]["networks"]
+        assert "${REDIS_PASSWORD" in compose["services"][service]["environment"]["REDIS_URL"]
+    assert "--appendonly yes" in store["command"]
+
+
+def _run_compose_redis(tmp_path: Path, password: str) -> tuple[subprocess.Popen[bytes], int]:
+    """The compose service's own command line, run against a local redis-server."""
+    assert shutil.which("redis-server")
+    argv = shlex.split(_compose()["services"]["redis"]["command"].replace("$$", "$"))
+    port = free_port()
+    argv[-1] += f" --port {port} --bind 127.0.0.1 --dir {tmp_path} --save ''"
+    env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": password}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port).ping()
+            break
+        except redis.AuthenticationError:
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return proc, port
+
+
+def _compose_url(port: int, password: str) -> str:
+    url = _compose()["services"]["bot"]["environment"]["REDIS_URL"]
+    return url.replace("${REDIS_PASSWORD:-}", password).replace(
+        "@redis:6379", f"@127.0.0.1:{port}"
+    )
+
+
+@pytest.mark.parametrize("password", [REDIS_PASSWORD, ""])
+def test_compose_redis_password_comes_from_the_environment(tmp_path: Path, password: str) -> None:
+    proc, port = _run_compose_redis(tmp_path, password)
+    try:
+        assert redis.Redis.from_url(_compose_url(port, password)).ping()
+        if password:
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(port=port).ping()
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis.from_url(_compose_url(port, "wrong")).ping()
+    finally:
+        proc.terminate()
+        proc.wait(10)
