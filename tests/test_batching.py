@@ -59,7 +59,9 @@ def _work(client: redis.Redis, max_batch: int = 4) -> None:
 
 
 def _results(client: redis.Redis) -> dict[str, Result]:
-    entries = client.xrange(Keys(QueueSettings()).results)
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
+        Keys(QueueSettings()).results
+    )
     return {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
@@ -24,7 +24,7 @@ REQUESTS = [
 ]
 
 
-def _engine(model: Path, **speed: object) -> Engine:
+def _engine(model: Path, **speed: Any) -> Engine:
     return load_engine(ModelSettings(model_id=str(model), device="cpu"), SpeedSettings(**speed))
 
 
@@ -108,3 +108,28 @@ def test_batch_sizes_warmed_up_cover_every_batch() -> None:
 def test_mixed_sizes_are_refused_in_one_call(engine: Engine) -> None:
     with pytest.raises(ValueError, match="share size"):
         engine.pixels([REQUESTS[0], GenerationRequest(prompt="x", seed=1, width=256)])
+
+
+def test_compiled_engines_pad_every_call_to_a_warmed_size(
+    tiny_model: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torch.compile itself takes minutes on the CPU; the padding around it is what is tested,
+    # so "compiling" here returns the module unchanged and hooks record each call's batch size.
+    monkeypatch.setattr("worker.engine.compiled", lambda fn, mode: fn)
+    padded = _engine(tiny_model, compile="default", max_batch=4)
+    sizes: dict[str, list[int]] = {"unet": [], "text_encoder": [], "text_encoder_2": []}
+    for name, seen in sizes.items():
+        getattr(padded.pipe, name).register_forward_pre_hook(
+            lambda _module, args, seen=seen: seen.append(args[0].shape[0])
+        )
+    padded.warm_up()
+    assert sizes["unet"] == [1, 2, 4]
+    for seen in sizes.values():
+        seen.clear()
+    requests = [GenerationRequest(prompt=f"a new prompt {i}", seed=i) for i in range(3)]
+    images = padded.pixels(requests)
+    # Three requests run as a batch of four (the padding row is dropped), and so do the three
+    # prompts the text encoders had not seen yet.
+    assert images.shape[0] == 3
+    assert sizes == {"unet": [4], "text_encoder": [4], "text_encoder_2": [4]}
+    _close(images, engine.pixels(requests))

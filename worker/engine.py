@@ -146,7 +146,8 @@ class Engine:
         return (time.perf_counter() - started) * 1000
 
 
-def _decoder(pipe: Any, settings: ModelSettings, speed: SpeedSettings, dtype: torch.dtype) -> Any:
+def _decoder(pipe: Any, speed: SpeedSettings, dtype: torch.dtype) -> Decoder:
+    """The module that turns latents into images; the pipeline itself stops at latents."""
     if speed.tiny_vae:
         return load_tiny_decoder(speed.tiny_vae_id, dtype, pipe.device)
     if pipe.vae.dtype == torch.float16 and pipe.vae.config.force_upcast:
@@ -169,12 +170,10 @@ def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> 
         kwargs["variant"] = variant
     if settings.vae_id:
         kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, dtype=dtype)
-    log.info("loading %s on %s as %s", settings.model_id, device, dtype)
+    log.info("loading %s on %s as %s; %r", settings.model_id, device, dtype, speed)
     pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
     pipe.to(device)
-    return Engine(
-        pipe, device, settings.jpeg_quality, speed, _decoder(pipe, settings, speed, dtype)
-    )
+    return Engine(pipe, device, settings.jpeg_quality, speed, _decoder(pipe, speed, dtype))
 
 
 _engine: Engine | None = None
