@@ -83,6 +83,9 @@ class Recovery:
             )
             next_start, claimed = reply[0], reply[1]
             entries: list[Entry] = [(entry_id, fields) for entry_id, fields in claimed if fields]
+            if len(reply) > 2 and reply[2]:
+                # Only RESULTS_MAXLEN trims unread results: the bot was away far too long.
+                log.error("%d result(s) were trimmed from the stream unsent", len(reply[2]))
             if entries:
                 log.info("taking over %d pending result(s)", len(entries))
                 await self._delivery.dispatch(entries)
