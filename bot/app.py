@@ -102,10 +102,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
 
 def build_dispatcher(services: Services) -> Dispatcher:
     dispatcher = Dispatcher(**vars(services))
-    i18n_middleware = UserLocaleMiddleware(services.i18n, services.community)
-    access = AccessMiddleware(
-        services.settings.access, services.settings.limits, services.community
-    )
+    i18n_middleware = UserLocaleMiddleware(services.i18n)
+    access = AccessMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(i18n_middleware)

@@ -10,6 +10,7 @@ from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
     from bot.services.community import Community
@@ -48,15 +49,16 @@ def locale_for(language_code: str | None, default: str) -> str:
 class UserLocaleMiddleware(I18nMiddleware):
     """A language picked with /language wins; otherwise the user's Telegram language."""
 
-    def __init__(self, i18n: I18n, community: Community) -> None:
-        super().__init__(i18n)
-        self.community = community
-
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
-        chosen = await self.community.locale(user.id)
+        community: Community = data["community"]
+        try:
+            chosen = await community.locale(user.id)
+        except RedisError:
+            # Redis down: the user still gets "temporarily unavailable", in their language.
+            chosen = None
         if chosen in LANGUAGES:
             return chosen
         return locale_for(user.language_code, self.i18n.default_locale)

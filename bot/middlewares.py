@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
+from redis.exceptions import RedisError
 
 from bot import texts
 
 if TYPE_CHECKING:
-    from bot.config import AccessSettings, LimitSettings
+    from bot.config import AccessSettings, Settings
     from bot.services.community import Community
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -25,26 +26,43 @@ class AccessMiddleware(BaseMiddleware):
     without an answer, so a ban cannot be used to make the bot talk in a group.
     """
 
-    def __init__(self, access: AccessSettings, limits: LimitSettings, community: Community):
-        self.access = access
-        self.admins = limits.admin_ids
-        self.community = community
+    # Settings and services come from the dispatcher's data on every update, so the
+    # middleware holds no state of its own.
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        settings: Settings = data["settings"]
+        community: Community = data["community"]
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        if user is not None and user.id in self.admins:
+        if user is not None and user.id in settings.limits.admin_ids:
             return await handler(event, data)
-        if not self._allowed(user, chat):
-            if isinstance(event, Message) and chat and await self.community.told_once(chat.id):
+        if not self._allowed(settings.access, user, chat):
+            if isinstance(event, Message) and chat and await _told_once(community, chat.id):
                 await event.answer(_(texts.NOT_ALLOWED))
             return None
-        if user is not None and await self.community.is_banned(user.id):
+        if user is not None and await _is_banned(community, user.id):
             return None
         return await handler(event, data)
 
-    def _allowed(self, user: User | None, chat: Chat | None) -> bool:
-        chats, users = self.access.allowed_chat_ids, self.access.allowed_user_ids
+    @staticmethod
+    def _allowed(access: AccessSettings, user: User | None, chat: Chat | None) -> bool:
+        chats, users = access.allowed_chat_ids, access.allowed_user_ids
         if not chats and not users:
             return True
         return bool((chat and chat.id in chats) or (user and user.id in users))
+
+
+# With Redis down the ban list cannot be read; the handler then answers "temporarily
+# unavailable", which is what a user (banned or not) should see instead of an error.
+async def _is_banned(community: Community, user_id: int) -> bool:
+    try:
+        return await community.is_banned(user_id)
+    except RedisError:
+        return False
+
+
+async def _told_once(community: Community, chat_id: int) -> bool:
+    try:
+        return await community.told_once(chat_id)
+    except RedisError:
+        return False

@@ -23,12 +23,16 @@ def received(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
     return [
         c
         for c in botapi.sent(chat_id=chat_id)
-        if c.method in ANSWERS and c.ok and not _is_first_use_notice(c)
+        if c.method in ANSWERS and c.ok and not is_notice(c)
     ]
 
 
-def _is_first_use_notice(call: Call) -> bool:
-    return call.method == "sendMessage" and call.result["text"].startswith("Before your first")
+def is_notice(call: Call) -> bool:
+    """The licence notice before a first picture, or an "In queue" status (deleted later):
+    information around a request, not its answer."""
+    return call.method == "sendMessage" and call.result["text"].startswith(
+        ("Before your first", "In queue:")
+    )
 
 
 def photos(botapi: FakeBotAPI, chat_id: int) -> list[Call]:

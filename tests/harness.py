@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import redis
 from aiogram.types import Update
 
-from bot.app import build_bot, build_dispatcher
+from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
-from bot.services.jobs import JobContext, JobQueue
+from bot.services.jobs import JobContext
+from tests.faults import is_notice
 from tests.support import TOKEN
 
 if TYPE_CHECKING:
@@ -30,12 +31,13 @@ JSON = dict[str, Any]
 _dispatcher: Dispatcher | None = None
 
 
-def dispatcher_for(settings: Settings, jobs: Any) -> Dispatcher:
-    """The process's one dispatcher, given this test's settings and job queue."""
+def dispatcher_for(services: Services) -> Dispatcher:
+    """The process's one dispatcher, given this test's settings and services."""
     global _dispatcher
     if _dispatcher is None:
-        _dispatcher = build_dispatcher(settings, jobs)
-    _dispatcher["settings"], _dispatcher["jobs"] = settings, jobs
+        _dispatcher = build_dispatcher(services)
+    for name, value in vars(services).items():
+        _dispatcher[name] = value
     return _dispatcher
 
 
@@ -44,9 +46,14 @@ class BotUnderTest:
         self.botapi = botapi
         self.settings: Settings = load_settings()
         self.redis = redis.Redis.from_url(redis_url)
-        self.jobs = jobs or JobQueue(self.redis, self.settings.queue, 600)
         self.bot: Bot = build_bot(self.settings)
-        self.dispatcher = dispatcher_for(self.settings, self.jobs)
+        self.services = build_services(self.settings, self.bot)
+        if jobs is not None:
+            # The one dependency a test may swap: the queue behind the request path.
+            self.services.jobs = jobs
+            self.services.imagine._jobs = jobs
+        self.jobs = self.services.jobs
+        self.dispatcher = dispatcher_for(self.services)
         self._ids = itertools.count(10_000_000)
 
     async def feed(self, update: JSON) -> None:
@@ -62,6 +69,8 @@ class BotUnderTest:
         """What the user saw in the chat, in order: message texts, and "photo" for photos."""
         seen = []
         for call in self.botapi.sent(chat_id=chat_id):
+            if is_notice(call):
+                continue
             if call.method == "sendMessage":
                 seen.append(call.result["text"])
             elif call.method == "sendPhoto":
@@ -75,6 +84,7 @@ class BotUnderTest:
 
     async def close(self) -> None:
         await self.bot.session.close()
+        await self.services.close()
         self.redis.close()
 
 

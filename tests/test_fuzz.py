@@ -111,6 +111,12 @@ async def test_fuzzed_updates_never_break_the_bot(
     monkeypatch.chdir(tmp_path)
     for key, value in environment(botapi, redis_url).items():
         monkeypatch.setenv(key, value)
+    # Limits high enough that the fuzzed prompts reach the queue in numbers; the limits
+    # themselves have their own tests.
+    for key in ("USER_RATE", "GROUP_RATE"):
+        monkeypatch.setenv(key, "100000/minute")
+    monkeypatch.setenv("USER_INFLIGHT", "100000")
+    monkeypatch.setenv("QUEUE_MAX_DEPTH", "100000")
     app = BotUnderTest(botapi, redis_url)
     generator = Generator(botapi, SEED)
     try:

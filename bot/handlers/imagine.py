@@ -92,7 +92,7 @@ async def request(
             locale=i18n.current_locale,
         )
     except RedisError:
-        log.exception("Redis unavailable while taking a request")
+        log.exception("could not enqueue a job")
         await message.reply(_(texts.UNAVAILABLE))
         return
     await action
