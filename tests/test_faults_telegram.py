@@ -13,7 +13,7 @@ import pytest
 
 from bot import texts
 from tests.conftest import Spawner, _start_botapi
-from tests.faults import attempts, messages, photos, received, wait_settled
+from tests.faults import attempts, is_notice, messages, photos, received, wait_settled
 from tests.support import RedisServer
 
 if TYPE_CHECKING:
@@ -43,7 +43,11 @@ class World:
     def ask(self, chat_id: int, prompt: str) -> None:
         self.botapi.push_message(chat_id, f"/imagine {prompt}", user_id=chat_id)
         self.botapi.wait_for(
-            lambda c: c.chat_id == chat_id and c.method in {"sendPhoto", "sendMessage"}
+            lambda c: (
+                c.chat_id == chat_id
+                and c.method in {"sendPhoto", "sendMessage"}
+                and not is_notice(c)
+            )
         )
         wait_settled(self.redis.url)
 
