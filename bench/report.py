@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import math
 import os
 import platform
-import math
 import statistics
 import sys
 from pathlib import Path
