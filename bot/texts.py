@@ -75,3 +75,17 @@ LANGUAGE_UNKNOWN: Final = "Unknown language. Choose one below."
 SOMETHING_WENT_WRONG: Final = "Sorry, something went wrong on my side. Please try again."
 TEXT_ONLY: Final = "I draw from words: send me a text describing the picture you want."
 STALE_BUTTON: Final = "This button no longer works."
+
+BAD_SEED: Final = "A seed is a whole number from 0 to {max_seed}, e.g. <code>--seed 42</code>."
+BUTTON_REGENERATE: Final = "🔁 Regenerate"
+BUTTON_VARIATIONS: Final = "🎲 Variations"
+BUTTON_FILE: Final = "📄 File"
+DRAWING: Final = "Drawing…"
+INPUT_TOO_LARGE: Final = "That picture is too large: please send one under {megabytes} MB."
+INPUT_NOT_IMAGE: Final = (
+    "That file is not a picture I can read. Please send a photo, or a JPEG, PNG or WebP file."
+)
+INPUT_BROKEN: Final = "I couldn't read that picture: the file seems damaged. Please try another."
+PHOTO_NEEDS_CAPTION: Final = (
+    "Add a caption saying what to make of this picture, e.g. <code>as a watercolor</code>."
+)
