@@ -22,8 +22,10 @@ from bot.middlewares import AccessMiddleware
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
+from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
 from bot.services.jobs import JobQueue
+from bot.services.play import PlayService
 from bot.services.recovery import Recovery
 from bot.services.status import StatusBoard
 
@@ -65,6 +67,7 @@ class Services:
     community: Community
     imagine: ImagineService
     status: StatusBoard
+    play: PlayService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.user_id, context.job_id)
@@ -82,11 +85,15 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     prefix = settings.queue.key_prefix
-    jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
+    jobs = JobQueue(
+        sync_redis, settings.queue, settings.delivery.context_ttl_s, settings.play.image_ttl_s
+    )
     fair_use = FairUse(async_redis, url, settings.limits, settings.queue)
     community = Community(async_redis, prefix)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
     i18n = build_i18n(settings.feedback.default_locale)
+    imagine = ImagineService(settings, async_redis, jobs, fair_use, community, blocklist)
+    images = ImageStore(async_redis, settings.queue, settings.play.image_ttl_s)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
@@ -95,8 +102,9 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         jobs=jobs,
         fair_use=fair_use,
         community=community,
-        imagine=ImagineService(settings, async_redis, jobs, fair_use, community, blocklist),
+        imagine=imagine,
         status=StatusBoard(bot, async_redis, i18n, settings.feedback, prefix, jobs.queue_key),
+        play=PlayService(imagine, images, settings.play),
     )
 
 

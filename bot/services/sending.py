@@ -29,10 +29,10 @@ from aiogram.exceptions import (
     TelegramMigrateToChat,
     TelegramRetryAfter,
 )
-from aiogram.types import BufferedInputFile, ReplyParameters
+from aiogram.types import ReplyParameters
 
 from bot import texts
-from bot.services.captions import build_caption
+from bot.services.media import send_media
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -128,11 +128,8 @@ class ResultSender:
             else None
         )
         if as_photo:
-            await self._bot.send_photo(
-                chat_id,
-                BufferedInputFile(result.image, filename=f"{context.seed}.jpg"),
-                caption=build_caption(context.prompt, context.seed, self._footer),
-                reply_parameters=reply,
+            await send_media(
+                self._bot, context, result, chat_id, reply, self._footer, self._translate
             )
         else:
             code = result.error if result.status == "error" else "failed"
