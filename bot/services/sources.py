@@ -57,7 +57,7 @@ def picture_of(message: Message | None) -> Picture | None:
 
 
 def _too_large(max_bytes: int) -> SourceError:
-    return SourceError(texts.INPUT_TOO_LARGE, {"megabytes": max(1, max_bytes // 1_000_000)})
+    return SourceError(texts.INPUT_TOO_LARGE, {"megabytes": f"{max_bytes / 1_000_000:g}"})
 
 
 async def fetch_source(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
