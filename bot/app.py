@@ -24,6 +24,7 @@ from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
 from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
+from bot.services.inline import InlineService
 from bot.services.jobs import JobQueue
 from bot.services.play import PlayService
 from bot.services.recovery import Recovery
@@ -68,6 +69,7 @@ class Services:
     imagine: ImagineService
     status: StatusBoard
     play: PlayService
+    inline: InlineService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.user_id, context.job_id)
@@ -105,6 +107,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         imagine=imagine,
         status=StatusBoard(bot, async_redis, i18n, settings.feedback, prefix, jobs.queue_key),
         play=PlayService(imagine, images, settings.play),
+        inline=InlineService(async_redis, imagine, settings.play, prefix),
     )
 
 
@@ -115,7 +118,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         services.settings.access, services.settings.limits, services.community
     )
     # Locale first, so even the allow-list refusal speaks the user's language.
-    for observer in (dispatcher.message, dispatcher.callback_query):
+    for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
     dispatcher.include_router(build_router())

@@ -89,3 +89,5 @@ INPUT_BROKEN: Final = "I couldn't read that picture: the file seems damaged. Ple
 PHOTO_NEEDS_CAPTION: Final = (
     "Add a caption saying what to make of this picture, e.g. <code>as a watercolor</code>."
 )
+INLINE_OFF: Final = "Inline mode is off on this bot. Send /imagine in a chat with it instead."
+INLINE_HINT: Final = "Type a prompt after the bot's name to draw it, e.g. a fox in the snow."

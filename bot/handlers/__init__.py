@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, buttons, fallback, imagine, language, pictures, start
+from bot.handlers import admin, buttons, fallback, imagine, inline, language, pictures, start
 
 
 def build_router() -> Router:
@@ -16,6 +16,7 @@ def build_router() -> Router:
         admin.router,
         language.router,
         buttons.router,
+        inline.router,
         pictures.router,
         imagine.router,
         fallback.router,

@@ -117,6 +117,7 @@ class ImagineService:
         action: Action = "photo",
         count: int = 1,
         source: str = "",
+        inline_query_id: str = "",
     ) -> Queued:
         """Queue the admitted job; the slot is given back if Redis refuses it."""
         ahead = int(await self._redis.llen(self._jobs.queue_key))
@@ -132,6 +133,7 @@ class ImagineService:
                 action=action,
                 count=count,
                 source=source,
+                inline_query_id=inline_query_id,
             )
         except BaseException:
             await self._fair_use.release(admitted.user_id, admitted.job_id)

@@ -45,9 +45,11 @@ class JobContext(BaseModel):
     seeds: tuple[int, ...] = ()
     # Redis key of the image-to-image input; empty for text-to-image.
     source: str = ""
+    # inline: the images answer this inline query, uploaded first to the storage chat.
+    inline_query_id: str = ""
 
 
-Action = Literal["photo", "file", "album"]
+Action = Literal["photo", "file", "album", "inline"]
 # SDXL Turbo's image-to-image recipe: 2 steps at strength 0.5.
 IMG2IMG_STEPS = 2
 # How long the buttons under a photo keep working.
@@ -107,6 +109,7 @@ class JobQueue:
         action: Action = "photo",
         count: int = 1,
         source: str = "",
+        inline_query_id: str = "",
     ) -> JobContext:
         """Enqueue `count` images (each its own seed); RQ's client runs off the event loop."""
         seeds = [seed if seed is not None and i == 0 else new_seed() for i in range(count)]
@@ -132,6 +135,7 @@ class JobQueue:
             action=action,
             seeds=tuple(seeds),
             source=source,
+            inline_query_id=inline_query_id,
         )
         await asyncio.to_thread(self._enqueue, requests, context)
         return context

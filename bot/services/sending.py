@@ -32,6 +32,7 @@ from aiogram.exceptions import (
 from aiogram.types import ReplyParameters
 
 from bot import texts
+from bot.services.inline_sending import send_inline
 from bot.services.media import send_media
 
 if TYPE_CHECKING:
@@ -122,6 +123,9 @@ class ResultSender:
     async def _send_once(
         self, context: JobContext, result: Result, chat_id: int, as_reply: bool, as_photo: bool
     ) -> None:
+        if context.action == "inline":  # no chat to reply in: the answer is the inline query's
+            await send_inline(self._bot, context, result, chat_id, self._footer, self._translate)
+            return
         reply = (
             ReplyParameters(message_id=context.message_id, allow_sending_without_reply=True)
             if as_reply
