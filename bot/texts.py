@@ -23,6 +23,11 @@ HELP: Final = (
     "/license — licence of the images\n"
     "/help — this message\n\n"
     "Example: <code>/imagine a fox in the snow, watercolor</code>\n\n"
+    "<b>Play</b>\n"
+    "🔁 🎲 📄 under a photo: a new seed, four variations, or a lossless PNG file.\n"
+    "<code>/imagine --seed 42 a red fox</code> makes the same picture every time.\n"
+    "Send a photo with a caption, or reply to a photo with text, to redraw it.\n"
+    "In any chat, type @{bot} and a prompt to pick a fresh picture.\n\n"
     "Images are made by Stability AI's SDXL Turbo, whose licence allows "
     "<b>non-commercial use only</b>."
 )
