@@ -88,6 +88,9 @@ def img2img_pixels(
     pipe = image_pipe(engine)
     seeds = [r.seed for r in requests]
     latents = _encode(engine, images, seeds).to(engine.pipe.unet.dtype)
+    if engine.speed.compile in ("reduce-overhead", "max-autotune"):
+        # As in Engine.pixels: CUDA-graph outputs are reused between replays.
+        torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
     embeds, pooled = engine.text.encode([r.prompt for r in requests])
     out = pipe(
         prompt_embeds=embeds,
