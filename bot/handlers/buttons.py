@@ -10,17 +10,19 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram.enums import ChatAction, ChatType
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.services.chat_actions import show_upload
 from bot.services.images import ImageButton
 from bot.services.imagine import Refused
 from bot.services.play import Where
 
 if TYPE_CHECKING:
+    from aiogram import Bot
     from aiogram.utils.i18n import I18n
 
     from bot.services.play import PlayService
@@ -35,6 +37,7 @@ GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 async def pressed(
     query: CallbackQuery,
     callback_data: ImageButton,
+    bot: Bot,
     play: PlayService,
     status: StatusBoard,
     i18n: I18n,
@@ -58,6 +61,8 @@ async def pressed(
         await query.answer(_(outcome.text).format(**outcome.values), show_alert=True)
         return
     await query.answer(_(texts.DRAWING))
+    kind = ChatAction.UPLOAD_DOCUMENT if callback_data.action == "f" else ChatAction.UPLOAD_PHOTO
+    await show_upload(bot, message, kind)
     if outcome.position:
         await status.post(outcome.context, outcome.position, group)
 

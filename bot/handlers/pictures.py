@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.filters import MentionsMe, RepliesToMe
+from bot.services.chat_actions import show_upload
 from bot.services.imagine import Refused
 from bot.services.play import Where
 from bot.services.sources import picture_of
@@ -146,5 +147,6 @@ async def transform(
         return
     if outcome.first_use:
         await message.answer(_(texts.FIRST_USE))
+    await show_upload(bot, message)
     if outcome.position:
         await status.post(outcome.context, outcome.position, group)
