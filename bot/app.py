@@ -22,8 +22,11 @@ from bot.middlewares import AccessMiddleware
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
+from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
+from bot.services.inline import InlineService
 from bot.services.jobs import JobQueue
+from bot.services.play import PlayService
 from bot.services.recovery import Recovery
 from bot.services.status import StatusBoard
 
@@ -65,6 +68,8 @@ class Services:
     community: Community
     imagine: ImagineService
     status: StatusBoard
+    play: PlayService
+    inline: InlineService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.user_id, context.job_id)
@@ -82,11 +87,15 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     prefix = settings.queue.key_prefix
-    jobs = JobQueue(sync_redis, settings.queue, settings.delivery.context_ttl_s)
+    jobs = JobQueue(
+        sync_redis, settings.queue, settings.delivery.context_ttl_s, settings.play.image_ttl_s
+    )
     fair_use = FairUse(async_redis, url, settings.limits, settings.queue)
     community = Community(async_redis, prefix)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
     i18n = build_i18n(settings.feedback.default_locale)
+    imagine = ImagineService(settings, async_redis, jobs, fair_use, community, blocklist)
+    images = ImageStore(async_redis, settings.queue, settings.play.image_ttl_s)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
@@ -95,8 +104,10 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         jobs=jobs,
         fair_use=fair_use,
         community=community,
-        imagine=ImagineService(settings, async_redis, jobs, fair_use, community, blocklist),
+        imagine=imagine,
         status=StatusBoard(bot, async_redis, i18n, settings.feedback, prefix, jobs.queue_key),
+        play=PlayService(imagine, images, settings.play),
+        inline=InlineService(async_redis, imagine, settings.play, prefix),
     )
 
 
@@ -105,7 +116,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
     i18n_middleware = UserLocaleMiddleware(services.i18n)
     access = AccessMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
-    for observer in (dispatcher.message, dispatcher.callback_query):
+    for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
     dispatcher.include_router(build_router())

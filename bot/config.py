@@ -113,6 +113,22 @@ class FeedbackSettings(BaseSettings):
     default_locale: str = "en"
 
 
+class PlaySettings(BaseSettings):
+    """Buttons under photos, image-to-image and inline mode."""
+
+    model_config = ENV
+
+    # How long the buttons under a photo (and an image-to-image input) keep working.
+    image_ttl_s: int = Field(default=7 * 86_400, ge=60)
+    # Largest image accepted for image-to-image; Bot API downloads stop at 20 MB anyway.
+    max_input_bytes: int = Field(default=10_000_000, ge=10_000, le=20_000_000)
+    # Inline mode uploads its pictures to this chat (a private channel or group the bot can
+    # post in) to get file ids for the answer; 0 turns inline mode off.
+    storage_chat_id: int = 0
+    # A user's inline query is drawn only after they stop typing for this long.
+    inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -123,6 +139,7 @@ class Settings:
     limits: LimitSettings
     access: AccessSettings
     feedback: FeedbackSettings
+    play: PlaySettings
 
 
 def load_settings() -> Settings:
@@ -136,4 +153,5 @@ def load_settings() -> Settings:
         limits=LimitSettings(),
         access=AccessSettings(),
         feedback=FeedbackSettings(),
+        play=PlaySettings(),
     )

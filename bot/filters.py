@@ -35,3 +35,11 @@ class IsAdmin(BaseFilter):
 
     async def __call__(self, message: Message, fair_use: FairUse) -> bool:
         return message.from_user is not None and fair_use.is_admin(message.from_user.id)
+
+
+class RepliesToMe(BaseFilter):
+    """A reply to a message this bot sent (in groups: text under one of its photos)."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool:
+        replied = message.reply_to_message
+        return bool(replied and replied.from_user and replied.from_user.id == bot.id)

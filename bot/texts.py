@@ -23,6 +23,11 @@ HELP: Final = (
     "/license — licence of the images\n"
     "/help — this message\n\n"
     "Example: <code>/imagine a fox in the snow, watercolor</code>\n\n"
+    "<b>Play</b>\n"
+    "🔁 🎲 📄 under a photo: a new seed, four variations, or a lossless PNG file.\n"
+    "<code>/imagine --seed 42 a red fox</code> makes the same picture every time.\n"
+    "Send a photo with a caption, or reply to a photo with text, to redraw it.\n"
+    "In any chat, type @{bot} and a prompt to pick a fresh picture.\n\n"
     "Images are made by Stability AI's SDXL Turbo, whose licence allows "
     "<b>non-commercial use only</b>."
 )
@@ -75,3 +80,19 @@ LANGUAGE_UNKNOWN: Final = "Unknown language. Choose one below."
 SOMETHING_WENT_WRONG: Final = "Sorry, something went wrong on my side. Please try again."
 TEXT_ONLY: Final = "I draw from words: send me a text describing the picture you want."
 STALE_BUTTON: Final = "This button no longer works."
+
+BAD_SEED: Final = "A seed is a whole number from 0 to {max_seed}, e.g. <code>--seed 42</code>."
+BUTTON_REGENERATE: Final = "🔁 Regenerate"
+BUTTON_VARIATIONS: Final = "🎲 Variations"
+BUTTON_FILE: Final = "📄 File"
+DRAWING: Final = "Drawing…"
+INPUT_TOO_LARGE: Final = "That picture is too large: please send one under {megabytes} MB."
+INPUT_NOT_IMAGE: Final = (
+    "That file is not a picture I can read. Please send a photo, or a JPEG, PNG or WebP file."
+)
+INPUT_BROKEN: Final = "I couldn't read that picture: the file seems damaged. Please try another."
+PHOTO_NEEDS_CAPTION: Final = (
+    "Add a caption saying what to make of this picture, e.g. <code>as a watercolor</code>."
+)
+INLINE_OFF: Final = "Inline mode is off on this bot. Send /imagine in a chat with it instead."
+INLINE_HINT: Final = "Type a prompt after the bot's name to draw it, e.g. a fox in the snow."

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.config import QueueSettings
 
 JOB_FUNCTION: Final = "worker.jobs.generate"
+# Several images, PNG files and image-to-image: never micro-batched with plain photos.
+PLAY_FUNCTION: Final = "worker.play.render"
 # Torch-free, so the bot can run it too when it sweeps abandoned jobs.
 FAILURE_CALLBACK: Final = "common.failures.on_failure"
 
@@ -33,6 +35,11 @@ class GenerationRequest(BaseModel):
     height: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
     steps: int = Field(default=1, ge=1, le=4)
     guidance_scale: float = Field(default=0.0, ge=0.0, le=0.0)
+    # PNG for "File" (lossless, as the model made it); JPEG for photos.
+    format: Literal["jpeg", "png"] = "jpeg"
+    # Redis key of a 512×512 input image for image-to-image; empty for text-to-image.
+    source: str = Field(default="", max_length=200)
+    strength: float = Field(default=0.5, gt=0.0, le=1.0)
 
 
 class Result(BaseModel):
@@ -46,9 +53,15 @@ class Result(BaseModel):
     mime: str = "image/jpeg"
     error: str = ""
     generation_ms: float = 0.0
+    # Images after the first, for jobs that make several (variations).
+    more: tuple[bytes, ...] = ()
+
+    @property
+    def images(self) -> list[bytes]:
+        return [self.image, *self.more]
 
     def to_fields(self) -> dict[str, bytes | str | float]:
-        return {
+        fields: dict[str, bytes | str | float] = {
             "job_id": self.job_id,
             "status": self.status,
             "image": self.image,
@@ -56,6 +69,10 @@ class Result(BaseModel):
             "error": self.error,
             "generation_ms": self.generation_ms,
         }
+        # Numbered fields keep single-image entries exactly as older bots read them.
+        for index, data in enumerate(self.more, start=1):
+            fields[f"image.{index}"] = data
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict[bytes, bytes]) -> Result:
@@ -69,7 +86,15 @@ class Result(BaseModel):
             mime=text("mime") or "image/jpeg",
             error=text("error"),
             generation_ms=float(text("generation_ms") or 0.0),
+            more=tuple(_numbered(fields)),
         )
+
+
+def _numbered(fields: dict[bytes, bytes]) -> list[bytes]:
+    out: list[bytes] = []
+    while (data := fields.get(f"image.{len(out) + 1}".encode())) is not None:
+        out.append(data)
+    return out
 
 
 class Keys:
@@ -84,3 +109,11 @@ class Keys:
 
     def job_context(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
+
+    def image_record(self, image_id: str) -> str:
+        """What the buttons under a photo need: prompt, seed, input image."""
+        return f"{self.prefix}:image:{image_id}"
+
+    def source_image(self, image_id: str) -> str:
+        """An image-to-image input, already cropped to 512×512."""
+        return f"{self.prefix}:source:{image_id}"

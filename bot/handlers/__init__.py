@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, fallback, imagine, language, start
+from bot.handlers import admin, buttons, fallback, imagine, inline, language, pictures, start
 
 
 def build_router() -> Router:
     root = Router(name=__name__)
+    # `pictures` before `imagine`, which would take its captions and replies as text prompts;
     # `fallback` goes last: it answers what no other router took.
     root.include_routers(
-        start.router, admin.router, language.router, imagine.router, fallback.router
+        start.router,
+        admin.router,
+        language.router,
+        buttons.router,
+        inline.router,
+        pictures.router,
+        imagine.router,
+        fallback.router,
     )
     return root

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 from aiogram import F, Router
-from aiogram.enums import ChatAction, ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -17,6 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.filters import MentionsMe
+from bot.services.chat_actions import show_upload
 from bot.services.imagine import Refused
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ async def request(
         if outcome.first_use:
             await message.answer(_(texts.FIRST_USE))
         # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
-        action = asyncio.create_task(_upload_action(bot, message))
+        action = asyncio.create_task(show_upload(bot, message))
         queued = await imagine.enqueue(
             outcome,
             chat_id=message.chat.id,
@@ -98,13 +97,3 @@ async def request(
     await action
     if queued.position:
         await status.post(queued.context, queued.position, group)
-
-
-async def _upload_action(bot: Bot, message: Message) -> None:
-    # A lost chat action costs the user nothing; it must never block or fail the request.
-    with contextlib.suppress(TelegramAPIError, asyncio.TimeoutError):
-        await bot.send_chat_action(
-            message.chat.id,
-            ChatAction.UPLOAD_PHOTO,
-            message_thread_id=message.message_thread_id if message.is_topic_message else None,
-        )

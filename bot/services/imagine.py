@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot import texts
 from bot.services.jobs import new_job_id
-from bot.services.prompts import PromptError, clean_prompt
+from bot.services.prompts import PromptError, SeedError, clean_prompt, split_seed
+from common.protocol import MAX_SEED
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.services.community import Blocklist, Community
     from bot.services.fairuse import FairUse, Refusal
-    from bot.services.jobs import JobContext, JobQueue
+    from bot.services.jobs import Action, JobContext, JobQueue
 
 REFUSAL_TEXTS = {
     "user_rate": texts.SLOW_DOWN,
@@ -40,6 +41,8 @@ class Admitted:
     job_id: str
     user_id: int
     first_use: bool
+    # Asked for with `--seed N`; None draws a fresh one.
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Queued:
     context: JobContext
     # 1-based place in the queue right after enqueueing; 0 when the queue was empty.
     position: int
+    first_use: bool = False
 
 
 class ImagineService:
@@ -71,7 +75,10 @@ class ImagineService:
     ) -> Admitted | Refused:
         """Validate the prompt and take an in-flight slot, or say why not."""
         try:
+            raw, seed = split_seed(raw, MAX_SEED)
             prompt = clean_prompt(raw, self._settings.prompts.prompt_max_length)
+        except SeedError:
+            return Refused(texts.BAD_SEED, {"max_seed": MAX_SEED})
         except PromptError as exc:
             if exc.reason == "empty":
                 return Refused(texts.USAGE)
@@ -89,14 +96,28 @@ class ImagineService:
         if refusal is not None:
             tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
             return self._refused(refusal, tell)
-        return Admitted(prompt, job_id, user_id, await self._community.first_use(user_id))
+        first_use = await self._community.first_use(user_id)
+        return Admitted(prompt, job_id, user_id, first_use, seed)
 
     @staticmethod
     def _refused(refusal: Refusal, tell: bool) -> Refused:
         return Refused(REFUSAL_TEXTS[refusal.reason], {"seconds": refusal.retry_after_s}, tell)
 
+    async def release(self, admitted: Admitted) -> None:
+        """Give the slot back when an admitted request is abandoned before it is queued."""
+        await self._fair_use.release(admitted.user_id, admitted.job_id)
+
     async def enqueue(
-        self, admitted: Admitted, *, chat_id: int, message_id: int, locale: str
+        self,
+        admitted: Admitted,
+        *,
+        chat_id: int,
+        message_id: int,
+        locale: str,
+        action: Action = "photo",
+        count: int = 1,
+        source: str = "",
+        inline_query_id: str = "",
     ) -> Queued:
         """Queue the admitted job; the slot is given back if Redis refuses it."""
         ahead = int(await self._redis.llen(self._jobs.queue_key))
@@ -108,8 +129,13 @@ class ImagineService:
                 user_id=admitted.user_id,
                 job_id=admitted.job_id,
                 locale=locale,
+                seed=admitted.seed,
+                action=action,
+                count=count,
+                source=source,
+                inline_query_id=inline_query_id,
             )
         except BaseException:
             await self._fair_use.release(admitted.user_id, admitted.job_id)
             raise
-        return Queued(context, ahead + 1 if ahead else 0)
+        return Queued(context, ahead + 1 if ahead else 0, admitted.first_use)

@@ -35,3 +35,27 @@ def clean_prompt(raw: str | None, max_length: int) -> str:
     if len(text) > max_length:
         raise PromptError("too_long", max_length)
     return text
+
+
+# `--seed 42`, `--seed=42` or `seed:42`, anywhere in the prompt, as a word of its own.
+_SEED: Final = re.compile(r"(?<!\S)(?:--seed[ =]|seed:)\s*(\d{1,20})(?!\S)", re.IGNORECASE)
+
+
+class SeedError(ValueError):
+    """A seed option outside 0..MAX_SEED."""
+
+
+def split_seed(raw: str | None, max_seed: int) -> tuple[str | None, int | None]:
+    """The prompt without its seed option, and the seed the user asked for (or None).
+
+    The last seed option wins; all of them are removed from the prompt.
+    """
+    if not raw:
+        return raw, None
+    found = _SEED.findall(raw)
+    if not found:
+        return raw, None
+    seed = int(found[-1])
+    if seed > max_seed:
+        raise SeedError(str(seed))
+    return _SEED.sub(" ", raw), seed

@@ -29,10 +29,11 @@ from aiogram.exceptions import (
     TelegramMigrateToChat,
     TelegramRetryAfter,
 )
-from aiogram.types import BufferedInputFile, ReplyParameters
+from aiogram.types import ReplyParameters
 
 from bot import texts
-from bot.services.captions import build_caption
+from bot.services.inline_sending import send_inline
+from bot.services.media import send_media
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -122,17 +123,17 @@ class ResultSender:
     async def _send_once(
         self, context: JobContext, result: Result, chat_id: int, as_reply: bool, as_photo: bool
     ) -> None:
+        if context.action == "inline":  # no chat to reply in: the answer is the inline query's
+            await send_inline(self._bot, context, result, chat_id, self._footer, self._translate)
+            return
         reply = (
             ReplyParameters(message_id=context.message_id, allow_sending_without_reply=True)
             if as_reply
             else None
         )
         if as_photo:
-            await self._bot.send_photo(
-                chat_id,
-                BufferedInputFile(result.image, filename=f"{context.seed}.jpg"),
-                caption=build_caption(context.prompt, context.seed, self._footer),
-                reply_parameters=reply,
+            await send_media(
+                self._bot, context, result, chat_id, reply, self._footer, self._translate
             )
         else:
             code = result.error if result.status == "error" else "failed"

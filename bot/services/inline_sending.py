@@ -1,0 +1,82 @@
+"""Answering an inline query with a finished job: upload once, answer with the file ids."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import BufferedInputFile, InlineQueryResultCachedPhoto, InputMediaPhoto
+
+from bot import texts
+from bot.services.captions import build_caption
+from bot.services.inline import article
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiogram import Bot
+    from aiogram.types import InlineQueryResultUnion
+
+    from bot.services.jobs import JobContext
+    from common.protocol import Result
+
+log = logging.getLogger(__name__)
+
+
+async def send_inline(
+    bot: Bot,
+    context: JobContext,
+    result: Result,
+    storage_chat_id: int,
+    footer: str,
+    translate: Callable[[str, str], str],
+) -> None:
+    """Upload the images to the storage chat and answer the query with them.
+
+    A refused upload or an expired query (the user typed on, or took too long) is logged and
+    dropped: there is no chat to apologise in. 5xx, 429 and network errors propagate, so the
+    sender retries them like any other answer.
+    """
+    job = context.job_id
+    seeds = context.seeds or (context.seed,)
+    answer: list[InlineQueryResultUnion]
+    if result.status == "ok":
+        try:
+            file_ids = await _upload(bot, storage_chat_id, result.images, seeds)
+        except TelegramBadRequest as exc:
+            log.error("job %s: storage chat refused the upload (%s); dropped", job, exc)
+            file_ids = []
+        answer = [
+            InlineQueryResultCachedPhoto(
+                id=f"{job[:20]}-{index}",
+                photo_file_id=file_id,
+                caption=build_caption(context.prompt, seed, footer),
+            )
+            for index, (file_id, seed) in enumerate(zip(file_ids, seeds, strict=False))
+        ]
+    else:
+        answer = []
+    if not answer:
+        answer = [article("failed", translate(texts.GENERATION_FAILED, context.locale))]
+    try:
+        await bot.answer_inline_query(
+            context.inline_query_id, answer, cache_time=0, is_personal=True
+        )
+    except TelegramBadRequest as exc:
+        log.info("job %s: inline query no longer answerable (%s)", job, exc)
+
+
+async def _upload(
+    bot: Bot, chat_id: int, images: list[bytes], seeds: tuple[int, ...]
+) -> list[str]:
+    files = [
+        BufferedInputFile(image, filename=f"{seed}.jpg")
+        for image, seed in zip(images, seeds, strict=False)
+    ]
+    if len(files) == 1:
+        sent = [await bot.send_photo(chat_id, files[0])]
+    else:
+        media = [InputMediaPhoto(media=file) for file in files]
+        sent = await bot.send_media_group(chat_id, media=media)  # type: ignore[arg-type]
+    return [message.photo[-1].file_id for message in sent if message.photo]

@@ -1,0 +1,161 @@
+"""Play end to end: seeds, the buttons under photos, restarts, presses in groups, forged data."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Stack
+
+if TYPE_CHECKING:
+    from tests.botapi import Call, FakeBotAPI
+
+GROUP = -100555
+
+
+@pytest.fixture(scope="module")
+def play(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("play"), tiny_model, user_rate="4/minute")
+    yield running
+    running.close()
+
+
+def _reply(botapi: FakeBotAPI, method: str, chat_id: int, message_id: int) -> Call:
+    """The bot's answer of kind `method` replying to `message_id`."""
+
+    def replies(call: Call) -> bool:
+        if call.method != method or not call.ok or call.chat_id != chat_id:
+            return False
+        first = call.result[0] if isinstance(call.result, list) else call.result
+        return bool(first.get("reply_to_message", {}).get("message_id") == message_id)
+
+    return botapi.wait_for(replies, timeout=60)
+
+
+def _photo(botapi: FakeBotAPI, chat_id: int, text: str, **kwargs: Any) -> Call:
+    sent = botapi.push_message(chat_id, text, **kwargs)
+    return _reply(botapi, "sendPhoto", chat_id, sent["message_id"])
+
+
+def _buttons(call: Call) -> dict[str, str]:
+    rows = call.result["reply_markup"]["inline_keyboard"]
+    return {button["text"]: button["callback_data"] for row in rows for button in row}
+
+
+def _answer(botapi: FakeBotAPI, query: dict[str, Any]) -> Call:
+    return botapi.wait_for(
+        lambda c: (
+            c.method == "answerCallbackQuery" and c.params["callback_query_id"] == query["id"]
+        ),
+        timeout=30,
+    )
+
+
+def _press(botapi: FakeBotAPI, photo: Call, label: str, **kwargs: Any) -> Call:
+    """Press a button under `photo` and return the bot's answer to the press."""
+    chat_id, message_id = photo.result["chat"]["id"], photo.result["message_id"]
+    query = botapi.push_callback_query(chat_id, message_id, _buttons(photo)[label], **kwargs)
+    return _answer(botapi, query)
+
+
+def _distance(jpeg: bytes, pixels: bytes) -> float:
+    decoded = Image.open(io.BytesIO(jpeg)).convert("RGB").tobytes()
+    return sum(abs(a - b) for a, b in zip(decoded, pixels, strict=True)) / len(pixels)
+
+
+def test_same_seed_gives_the_same_picture_and_the_caption_shows_it(play: Stack) -> None:
+    botapi = play.botapi
+    first = _photo(botapi, 3001, "/imagine --seed 42 a red fox")
+    again = _photo(botapi, 3001, "a red fox seed:42")
+    other = _photo(botapi, 3001, "/imagine a red fox --seed=43")
+    assert first.result["caption"].startswith("a red fox\nseed 42\n")
+    assert again.result["caption"].startswith("a red fox\nseed 42\n")
+    assert first.file("photo") == again.file("photo") != other.file("photo")
+    bad = botapi.push_message(3001, "/imagine --seed 99999999999 a fox")
+    refusal = _reply(botapi, "sendMessage", 3001, bad["message_id"])
+    assert (
+        refusal.result["text"] == "A seed is a whole number from 0 to 4294967295, e.g. --seed 42."
+    )
+
+
+def test_buttons_regenerate_file_and_variations(play: Stack) -> None:
+    botapi = play.botapi
+    photo = _photo(botapi, 3002, "/imagine --seed 7 a lighthouse")
+    assert list(_buttons(photo)) == ["🔁 Regenerate", "🎲 Variations", "📄 File"]
+    assert all(len(data.encode()) <= 64 for data in _buttons(photo).values())
+    message_id = photo.result["message_id"]
+
+    assert _press(botapi, photo, "📄 File").params.get("show_alert") is not True
+    document = _reply(botapi, "sendDocument", 3002, message_id)
+    png = Image.open(io.BytesIO(document.file("document")))
+    assert (png.format, png.size) == ("PNG", (512, 512))
+    assert document.result["document"]["file_name"] == "7.png"
+    assert document.result["caption"].startswith("a lighthouse\nseed 7\n")
+    _press(botapi, photo, "🔁 Regenerate")
+    regenerated = _reply(botapi, "sendPhoto", 3002, message_id)
+    assert regenerated.result["caption"].startswith("a lighthouse\nseed ")
+    assert "\nseed 7\n" not in regenerated.result["caption"]
+    assert list(_buttons(regenerated)) == list(_buttons(photo))
+    # The file is the photo's very picture, before JPEG: far closer to it than a new seed is.
+    png_pixels = png.convert("RGB").tobytes()
+    assert _distance(photo.file("photo"), png_pixels) * 2 < _distance(
+        regenerated.file("photo"), png_pixels
+    )
+
+    _press(botapi, photo, "🎲 Variations")
+    album = _reply(botapi, "sendMediaGroup", 3002, message_id)
+    captions = [message["caption"] for message in album.result]
+    assert len(captions) == 4 and len(set(captions)) == 4
+    assert all(caption.startswith("a lighthouse\nseed ") for caption in captions)
+    for item in album.params["media"]:
+        image = Image.open(io.BytesIO(album.files[item["media"].removeprefix("attach://")]))
+        assert (image.format, image.size) == ("JPEG", (512, 512))
+
+
+def test_a_press_in_a_group_counts_for_the_presser(play: Stack) -> None:
+    botapi = play.botapi
+    kwargs: dict[str, Any] = {"chat_type": "supergroup", "chat_title": "Painters"}
+    photo = _photo(botapi, GROUP, "/imagine a boat", user_id=31, **kwargs)
+    message_id = photo.result["message_id"]
+    # USER_RATE is 4/minute: the presser's fifth press is refused, to them alone.
+    for done in range(1, 5):
+        answer = _press(botapi, photo, "🔁 Regenerate", user_id=32)
+        assert answer.params.get("text") == "Drawing…"
+        botapi.wait_until(lambda n=done: len(botapi.sent(GROUP, "sendPhoto")) == 1 + n, 60)
+    refused = _press(botapi, photo, "🔁 Regenerate", user_id=32)
+    assert refused.params["show_alert"] is True
+    assert refused.params["text"].startswith("You're going fast!")
+    # The author's allowance is untouched by the presses on their photo.
+    again = _photo(botapi, GROUP, "/imagine a second boat", user_id=31, **kwargs)
+    assert again.result["caption"].startswith("a second boat\n")
+    replies = [c for c in botapi.sent(GROUP, "sendPhoto") if c.result.get("reply_to_message")]
+    assert sum(c.result["reply_to_message"]["message_id"] == message_id for c in replies) == 4
+
+
+def test_stale_and_forged_buttons_get_a_short_alert(play: Stack) -> None:
+    botapi = play.botapi
+    photo = _photo(botapi, 3004, "/imagine a tree")
+    chat_id, message_id = 3004, photo.result["message_id"]
+    for data in ("img:r:" + "0" * 32, "img:x:zz", "img:f:../../etc"):
+        answer = _answer(botapi, botapi.push_callback_query(chat_id, message_id, data))
+        assert answer.params["show_alert"] is True
+        assert answer.params["text"] == "This button no longer works."
+    assert len(botapi.sent(chat_id, "sendPhoto")) == 1
+
+
+def test_buttons_keep_working_after_the_bot_and_worker_restart(play: Stack) -> None:
+    botapi = play.botapi
+    photo = _photo(botapi, 3005, "/imagine --seed 5 a kite")
+    play.bot.stop()
+    assert play.worker is not None
+    play.worker.stop()
+    play.worker = play.start_worker()
+    play.bot = play.spawn.bot(play.redis.url, play.botapi, user_rate="4/minute")
+    _press(botapi, photo, "📄 File")
+    document = _reply(botapi, "sendDocument", 3005, photo.result["message_id"])
+    assert document.result["caption"].startswith("a kite\nseed 5\n")
