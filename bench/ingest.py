@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
             rows = asyncio.run(run(args.updates, server.url))
         finally:
             server.stop()
-    body = table(HEADER, rows) + NOTES
+    body = table(HEADER, rows) + "\n" + NOTES
     if args.no_append:
         print(body)
     else:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import redis
 from rq import Queue
-from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bench.report import append, table
 from bot.services.jobs import JobQueue
 from common.config import QueueSettings
+from common.protocol import Keys
 from tests.support import Process, RedisServer
 from worker.synthetic import save_pipeline
 
@@ -50,13 +51,14 @@ def main(argv: list[str] | None = None) -> None:
             client = redis.Redis.from_url(server.url)
             jobs = JobQueue(client, QueueSettings(), context_ttl_s=3600)
             queue = Queue("imagine", connection=client, serializer=JSONSerializer)
-            finished = FinishedJobRegistry(queue=queue)
+            results = Keys(QueueSettings()).results
             rows.append([0, f"{rss_mib(worker.proc.pid):.1f}", "-"])
             started = time.perf_counter()
             for done in range(args.wave, args.jobs + 1, args.wave):
                 for i in range(done - args.wave, done):
                     jobs._submit_sync(f"memory study {i}", 1, i, 1, i)
-                while finished.count + FailedJobRegistry(queue=queue).count < done:
+                # One entry per job, ok or error (RQ's registries expire after RESULT_TTL_S).
+                while client.xlen(results) < done:
                     time.sleep(0.05)
                 rate = done / (time.perf_counter() - started)
                 rows.append([done, f"{rss_mib(worker.proc.pid):.1f}", f"{rate:.1f}"])
@@ -66,8 +68,10 @@ def main(argv: list[str] | None = None) -> None:
             worker.stop()
             server.stop()
     first, last = float(rows[1][1]), float(rows[-1][1])  # type: ignore[arg-type]
-    body = table(HEADER, rows) + NOTES.format(
-        jobs=args.jobs, growth=last - first, failed=failed, wave=args.wave
+    body = (
+        table(HEADER, rows)
+        + "\n"
+        + NOTES.format(jobs=args.jobs, growth=last - first, failed=failed, wave=args.wave)
     )
     if args.no_append:
         print(body)

@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    body = table(HEADER, rows) + NOTES.format(iters=args.iters, warm=args.warm, preset=args.preset)
+    body = (
+        table(HEADER, rows)
+        + "\n"
+        + NOTES.format(iters=args.iters, warm=args.warm, preset=args.preset)
+    )
     if not args.no_append:
         append(f"Model: {args.preset} pipeline, {args.device}, {args.dtype}", "bench.model", body)
     else:

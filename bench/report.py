@@ -21,8 +21,8 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
-    return ordered[rank]
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 def median(values: Sequence[float]) -> float:
@@ -49,7 +49,7 @@ def _version(package: str) -> str:
 def machine() -> str:
     """One line on where the figures came from."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = [f"CPU {_cpu_model()} ({cores} cores usable)"]
+    parts = [f"CPU {_cpu_model()} ({cores} core{'' if cores == 1 else 's'} usable)"]
     if "torch" in sys.modules:
         import torch
 

@@ -68,7 +68,10 @@ class System:
                 **common,
                 "BOT_TOKEN": TOKEN,
                 "TELEGRAM_API_URL": self.botapi.base_url,
-                "POLLING_TIMEOUT_S": "10",
+                "POLLING_TIMEOUT_S": "1",
+                # Below redis-py's default 5 s socket timeout: a read blocking 5 s (the
+                # default) can time out while idle, and the timeout ends the delivery task.
+                "READ_BLOCK_MS": "1000",
             },
             workdir,
         )
@@ -136,13 +139,12 @@ def split(system: System, samples: list[Sample]) -> dict[str, list[float]]:
     return parts
 
 
-def scenario(system: System, users: int, rounds: int) -> dict[str, list[float]]:
+def scenario(system: System, name: str, users: int, rounds: int) -> dict[str, list[float]]:
     """`users` chats each send one prompt at the same moment, `rounds` times."""
     samples: list[Sample] = []
     for round_ in range(rounds):
         batch = [
-            system.push(10_000 + user, f"bench u{users} r{round_} c{user}")
-            for user in range(users)
+            system.push(10_000 + user, f"bench {name} r{round_} c{user}") for user in range(users)
         ]
         for sample in batch:
             system.photo(sample)
@@ -161,20 +163,22 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         system = System(Path(tmp), args.max_batch)
         try:
-            scenario(system, 1, 3)  # warm the bot's and the worker's first-call paths
+            scenario(system, "warm-up", 1, 3)  # the bot's and the worker's first calls
             for users in args.users:
-                parts = scenario(system, users, max(1, args.requests // users))
+                parts = scenario(system, f"u{users}", users, max(1, args.requests // users))
                 for name, values in parts.items():
                     p50, p99 = percentile(values, 50), percentile(values, 99)
                     if name == "batch size":
-                        rows.append([users, name, f"{p50 * 1000:.0f}", f"{p99 * 1000:.0f}"])
+                        rows.append([users, name, f"{p50:.0f}", f"{p99:.0f}"])
                     else:
                         rows.append([users, name, f"{p50:.1f}", f"{p99:.1f}"])
                 print(table(["users", "stage", "p50 ms", "p99 ms"], rows[-len(parts) :]))
         finally:
             system.close()
-    body = table(["concurrent users", "stage", "p50 ms", "p99 ms"], rows) + NOTES.format(
-        requests=args.requests, max_batch=args.max_batch
+    body = (
+        table(["concurrent users", "stage", "p50 ms", "p99 ms"], rows)
+        + "\n"
+        + NOTES.format(requests=args.requests, max_batch=args.max_batch)
     )
     if args.no_append:
         print(body)

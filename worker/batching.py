@@ -5,7 +5,7 @@ takes (without blocking) up to MAX_BATCH - 1 more that are already waiting, make
 images in one engine call, and then runs each job through RQ's normal path: the job function
 finds its image ready and only publishes it. So every job keeps RQ's bookkeeping (started,
 finished and failed registries, status, result, failure callback), and an empty queue adds no
-waiting: a lone job starts at once.
+waiting: a lone job starts at once. (RQ's `max_jobs` counts batches, not jobs, with this worker.)
 """
 
 from __future__ import annotations
