@@ -25,9 +25,8 @@ from aiogram.client.session.base import BaseSession
 from aiogram.types import Message, Update
 
 from bench.report import append, table
-from bot.app import build_dispatcher
+from bot.app import build_dispatcher, build_services
 from bot.config import load_settings
-from bot.services.jobs import JobQueue
 from tests.support import TOKEN, RedisServer
 
 if TYPE_CHECKING:
@@ -101,13 +100,12 @@ async def run(updates: int, redis_url: str) -> list[list[object]]:
     os.environ.update({"BOT_TOKEN": TOKEN, "REDIS_URL": redis_url})
     settings = load_settings()
     client = redis.Redis.from_url(redis_url)
-    dispatcher = build_dispatcher(
-        settings, JobQueue(client, settings.queue, settings.delivery.context_ttl_s)
-    )
+    session = LocalSession()
+    bot = Bot(TOKEN, session=session)
+    services = build_services(settings, bot)
+    dispatcher = build_dispatcher(services)
     rows: list[list[object]] = []
     for name, (users, text) in SCENARIOS.items():
-        session = LocalSession()
-        bot = Bot(TOKEN, session=session)
         batch = [_update(i, 1 + i % users, text) for i in range(updates)]
         for warm in batch[:100]:
             await dispatcher.feed_update(bot, warm)
@@ -126,6 +124,7 @@ async def run(updates: int, redis_url: str) -> list[list[object]]:
         print(table(HEADER, rows[-1:]), flush=True)
         client.flushdb()
     client.close()
+    await services.close()
     return rows
 
 

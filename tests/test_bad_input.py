@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
@@ -103,22 +104,29 @@ async def test_html_and_markdown_reach_the_caption_verbatim(
     assert photo.result["caption"] == f"{prompt}\nseed 7\nfooter"
 
 
+# A captionless photo is a picture to draw from: it gets the caption hint instead.
+CAPTION_HINT = re.sub(r"<[^>]+>", "", texts.PHOTO_NEEDS_CAPTION)
+
+
 @pytest.mark.parametrize(
-    "media",
+    ("media", "hint"),
     [
-        {"sticker": True},
-        {"extra": {"voice": {"file_id": "v1", "file_unique_id": "uv1", "duration": 3}}},
-        {"document": b"%PDF-1.4", "file_name": "prompt.pdf"},
-        {"photo": _jpeg()},
-        {"extra": {"location": {"latitude": 1.5, "longitude": 2.5}}},
+        ({"sticker": True}, texts.TEXT_ONLY),
+        (
+            {"extra": {"voice": {"file_id": "v1", "file_unique_id": "uv1", "duration": 3}}},
+            texts.TEXT_ONLY,
+        ),
+        ({"document": b"%PDF-1.4", "file_name": "prompt.pdf"}, texts.TEXT_ONLY),
+        ({"photo": _jpeg()}, CAPTION_HINT),
+        ({"extra": {"location": {"latitude": 1.5, "longitude": 2.5}}}, texts.TEXT_ONLY),
     ],
 )
-async def test_media_gets_a_text_only_hint_in_private_and_silence_in_groups(
-    app: BotUnderTest, media: dict[str, Any]
+async def test_media_gets_a_hint_in_private_and_silence_in_groups(
+    app: BotUnderTest, media: dict[str, Any], hint: str
 ) -> None:
     chat = 7200 + len(repr(sorted(media)))
     await app.message(app.botapi.push_message(chat, **media))
-    assert app.answers(chat) == [texts.TEXT_ONLY]
+    assert app.answers(chat) == [hint]
     await app.message(app.botapi.push_message(GROUP, chat_type="supergroup", **media))
     assert app.answers(GROUP) == []
 
