@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.types import Message, Update
+from aiogram.types import Message, Update, User
 
 from bench.report import append, table
 from bot.app import build_dispatcher, build_services
@@ -51,6 +51,8 @@ class LocalSession(BaseSession):
         self.calls += 1
         if method.__returning__ is bool:
             return True
+        if method.__returning__ is User:
+            return User(id=1, is_bot=True, first_name="Bench", username="BenchBot")
         chat_id = getattr(method, "chat_id", 1)
         return Message.model_validate(
             {"message_id": 1, "date": 0, "chat": {"id": chat_id, "type": "private"}}

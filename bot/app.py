@@ -17,6 +17,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot.handlers import build_router, safety
+from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware
 from bot.services.community import Blocklist, Community
@@ -122,6 +123,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
     dispatcher.include_router(build_router())
     # Last: it answers what nothing else took, and catches what any handler raised.
     dispatcher.include_router(safety.router)
+    run_magic_filters_inline(dispatcher)
     return dispatcher
 
 

@@ -12,6 +12,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from bot.services.fairuse import SHORTCUT_S
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
@@ -237,7 +238,9 @@ def test_inflight_slot_comes_back_after_a_failed_job(
             lambda: "Sorry, I could not draw that one. Please try again." in _texts(botapi, user),
             timeout=20,
         )
-        time.sleep(0.3)  # the slot is released right after the error message is sent
+        # The slot is released right after the error message is sent; a user refused a
+        # moment ago is refused again without Redis for SHORTCUT_S.
+        time.sleep(SHORTCUT_S + 0.3)
         botapi.push_message(user, "/imagine third")
         botapi.wait_until(lambda: len(_calls(botapi, user, "sendChatAction")) == 2, timeout=20)
     finally:

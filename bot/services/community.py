@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -35,46 +35,86 @@ class Blocklist:
         return bool(self._regex and self._regex.search(prompt))
 
 
+# Bans, the pause flag and language choices are read on every update but change rarely:
+# each bot process keeps what it read this long. A change made through this process applies
+# at once; one made through another bot process within this many seconds.
+LOCAL_CACHE_S: Final = 5.0
+_MISSING: Final = object()
+
+
 class Community:
     """Shared state behind the admin commands and per-user memory."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._cache: dict[tuple[object, ...], tuple[float, object]] = {}
+
+    def _cached(self, *key: object) -> object:
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return _MISSING
+        return hit[1]
+
+    def _remember(self, value: object, *key: object) -> None:
+        if len(self._cache) > 100_000:  # bounded: a flood of new users cannot grow it forever
+            self._cache.clear()
+        self._cache[key] = (time.monotonic() + LOCAL_CACHE_S, value)
 
     def _key(self, *parts: object) -> str:
         return ":".join([self._prefix, *map(str, parts)])
 
     async def ban(self, user_id: int) -> None:
         await self._redis.sadd(self._key("banned"), user_id)
+        self._remember(True, "banned", user_id)
 
     async def unban(self, user_id: int) -> bool:
+        self._remember(False, "banned", user_id)
         return bool(await self._redis.srem(self._key("banned"), user_id))
 
     async def is_banned(self, user_id: int) -> bool:
-        return bool(await self._redis.sismember(self._key("banned"), str(user_id)))
+        cached = self._cached("banned", user_id)
+        if cached is not _MISSING:
+            return bool(cached)
+        banned = bool(await self._redis.sismember(self._key("banned"), str(user_id)))
+        self._remember(banned, "banned", user_id)
+        return banned
 
     async def set_paused(self, paused: bool) -> None:
         if paused:
             await self._redis.set(self._key("paused"), 1)
         else:
             await self._redis.delete(self._key("paused"))
+        self._remember(paused, "paused")
 
     async def is_paused(self) -> bool:
-        return bool(await self._redis.exists(self._key("paused")))
+        cached = self._cached("paused")
+        if cached is not _MISSING:
+            return bool(cached)
+        paused = bool(await self._redis.exists(self._key("paused")))
+        self._remember(paused, "paused")
+        return paused
 
     async def first_use(self, user_id: int) -> bool:
         """True exactly once per user: the first time they ask for an image."""
-        return bool(await self._redis.set(self._key("noticed", user_id), 1, nx=True))
+        if self._cached("noticed", user_id) is True:
+            return False
+        first = bool(await self._redis.set(self._key("noticed", user_id), 1, nx=True))
+        self._remember(True, "noticed", user_id)
+        return first
 
     async def locale(self, user_id: int) -> str | None:
+        cached = self._cached("locale", user_id)
+        if cached is not _MISSING:
+            return cached if isinstance(cached, str) else None
         value = await self._redis.get(self._key("locale", user_id))
-        if isinstance(value, bytes):
-            return value.decode()
-        return value or None
+        locale = value.decode() if isinstance(value, bytes) else (value or None)
+        self._remember(locale, "locale", user_id)
+        return locale
 
     async def set_locale(self, user_id: int, locale: str) -> None:
         await self._redis.set(self._key("locale", user_id), locale)
+        self._remember(locale, "locale", user_id)
 
     async def told_once(self, chat_id: int) -> bool:
         """True the first time only: chats outside the allow-list hear from the bot once."""

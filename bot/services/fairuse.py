@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from limits import parse
 from limits.aio.storage import RedisStorage
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from common.config import QueueSettings
 
 Reason = Literal["user_rate", "group_rate", "inflight", "queue_full"]
+
+# A user just refused is refused again in this process without asking Redis for this long:
+# spam then costs almost nothing. It is shorter than any refusal interval, so whoever is
+# refused here would not have been told anything anyway; Redis decides again after it.
+SHORTCUT_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +60,17 @@ class FairUse:
         )
         self._limiter = MovingWindowRateLimiter(storage)
         self._user_rate = parse(settings.user_rate)
+        self._refused_until: dict[int, float] = {}
         self._group_rate = parse(settings.group_rate)
+
+    def recently_refused(self, user_id: int) -> bool:
+        return self._refused_until.get(user_id, 0.0) > time.monotonic()
+
+    def note_refusal(self, user_id: int, refusal: Refusal) -> None:
+        if len(self._refused_until) > 100_000:
+            self._refused_until.clear()
+        until = time.monotonic() + min(SHORTCUT_S, refusal.retry_after_s)
+        self._refused_until[user_id] = until
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self._settings.admin_ids

@@ -85,6 +85,8 @@ class ImagineService:
             return Refused(texts.TOO_LONG, {"limit": exc.limit})
         if self._blocklist.blocks(prompt):
             return Refused(texts.BLOCKED)
+        if self._fair_use.recently_refused(user_id):
+            return Refused(texts.SLOW_DOWN, tell=False)
         if await self._community.is_paused() and not self._fair_use.is_admin(user_id):
             tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
             return Refused(texts.PAUSED, tell=tell)
@@ -94,6 +96,7 @@ class ImagineService:
             user_id, chat_id, job_id, group=group, queue_depth=depth
         )
         if refusal is not None:
+            self._fair_use.note_refusal(user_id, refusal)
             tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
             return self._refused(refusal, tell)
         first_use = await self._community.first_use(user_id)
