@@ -110,6 +110,14 @@ def test_start_and_help_carry_the_licence_notice(stack: Stack) -> None:
         text = call.result["text"]
         assert "non-commercial use only" in text
         assert "/imagine" in text
+    botapi.push_message(1003, "/license", user_id=1003)
+    licence = botapi.wait_for(
+        lambda c: (
+            c.method == "sendMessage" and c.chat_id == 1003 and "LICENSE" in c.result["text"]
+        ),
+        timeout=15,
+    )
+    assert "non-commercial use only" in licence.result["text"]
 
 
 def test_empty_imagine_gives_usage_and_no_job(stack: Stack) -> None:

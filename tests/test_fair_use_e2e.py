@@ -189,9 +189,14 @@ def test_queue_position_is_shown_then_removed_and_global_cap_refuses(
     )
     try:
         botapi = stack.botapi
-        for user in (3001, 3002, 3003, 3004):
+        queue = redis.Redis.from_url(stack.redis.url)
+        for queued, user in enumerate((3001, 3002, 3003), start=1):
             botapi.push_message(user, f"/imagine picture {user}")
-            botapi.wait_until(lambda u=user: bool(botapi.sent(chat_id=u)), timeout=20)
+            # Queued (the notice before a first picture comes ahead of the job).
+            botapi.wait_until(lambda n=queued: queue.llen("rq:queue:imagine") == n, timeout=20)
+        botapi.wait_until(lambda: bool(_texts(botapi, 3003)[1:]), timeout=20)
+        botapi.push_message(3004, "/imagine picture 3004")
+        botapi.wait_until(lambda: bool(botapi.sent(chat_id=3004)), timeout=20)
         assert _texts(botapi, 3001) == [t for t in _texts(botapi, 3001) if "non-commercial" in t]
         assert [t for t in _texts(botapi, 3002) if t.startswith("In queue")] == ["In queue: #2"]
         assert [t for t in _texts(botapi, 3003) if t.startswith("In queue")] == ["In queue: #3"]
