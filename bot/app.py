@@ -113,7 +113,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
 
 
 def build_dispatcher(services: Services) -> Dispatcher:
-    dispatcher = Dispatcher(**vars(services))
+    # No conversation state anywhere: without FSM every update skips a storage lookup.
+    dispatcher = Dispatcher(disable_fsm=True, **vars(services))
     i18n_middleware = UserLocaleMiddleware(services.i18n)
     access = AccessMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.

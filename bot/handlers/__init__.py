@@ -9,16 +9,17 @@ from bot.handlers import admin, buttons, fallback, imagine, inline, language, pi
 
 def build_router() -> Router:
     root = Router(name=__name__)
-    # `pictures` before `imagine`, which would take its captions and replies as text prompts;
-    # `fallback` goes last: it answers what no other router took.
+    # Prompts are the hot path, so their routers come first; none of their filters takes
+    # another command. `pictures` before `imagine`, which would take its captions and
+    # replies as text prompts; `fallback` goes last: it answers what no other router took.
     root.include_routers(
+        pictures.router,
+        imagine.router,
         start.router,
         admin.router,
         language.router,
         buttons.router,
         inline.router,
-        pictures.router,
-        imagine.router,
         fallback.router,
     )
     return root
