@@ -66,7 +66,8 @@ class LocalSession(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        raise NotImplementedError
+        # Nothing in the measured scenarios downloads a file.
+        raise RuntimeError("the benchmark session serves no files")
         yield b""
 
     async def close(self) -> None:
