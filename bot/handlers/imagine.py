@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.filters import MentionsMe
+from bot.handlers.answers import GROUPS, notice_first_use, sender_id, tell
 from bot.services.chat_actions import show_upload
 from bot.services.imagine import Refused
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
-GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
 
 @router.message(Command("imagine"))
@@ -72,16 +72,15 @@ async def request(
     status: StatusBoard,
     i18n: I18n,
 ) -> None:
-    user_id = message.from_user.id if message.from_user else message.chat.id
     group = message.chat.type in GROUPS
     try:
-        outcome = await imagine.admit(raw, user_id=user_id, chat_id=message.chat.id, group=group)
+        outcome = await imagine.admit(
+            raw, user_id=sender_id(message), chat_id=message.chat.id, group=group
+        )
         if isinstance(outcome, Refused):
-            if outcome.tell:
-                await message.reply(_(outcome.text).format(**outcome.values))
+            await tell(message, outcome)
             return
-        if outcome.first_use:
-            await message.answer(_(texts.FIRST_USE))
+        await notice_first_use(message, outcome.first_use)
         # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
         action = asyncio.create_task(show_upload(bot, message))
         queued = await imagine.enqueue(

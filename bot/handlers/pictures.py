@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.filters import MentionsMe, RepliesToMe
+from bot.handlers.answers import GROUPS, notice_first_use, sender_id, tell
 from bot.services.chat_actions import show_upload
 from bot.services.imagine import Refused
 from bot.services.play import Where
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
-GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 PRIVATE = F.chat.type == ChatType.PRIVATE
 PICTURE = F.photo | F.document
 REPLY_TO_PICTURE = F.reply_to_message.photo | F.reply_to_message.document
@@ -132,9 +132,10 @@ async def transform(
     picture = picture_of(carrier)
     if picture is None:
         return
-    user_id = message.from_user.id if message.from_user else message.chat.id
     group = message.chat.type in GROUPS
-    where = Where(user_id, message.chat.id, message.message_id, group, i18n.current_locale)
+    where = Where(
+        sender_id(message), message.chat.id, message.message_id, group, i18n.current_locale
+    )
     try:
         outcome = await play.transform(bot, picture, prompt, where)
     except RedisError:
@@ -142,11 +143,9 @@ async def transform(
         await message.reply(_(texts.UNAVAILABLE))
         return
     if isinstance(outcome, Refused):
-        if outcome.tell:
-            await message.reply(_(outcome.text).format(**outcome.values))
+        await tell(message, outcome)
         return
-    if outcome.first_use:
-        await message.answer(_(texts.FIRST_USE))
+    await notice_first_use(message, outcome.first_use)
     await show_upload(bot, message)
     if outcome.position:
         await status.post(outcome.context, outcome.position, group)

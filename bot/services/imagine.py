@@ -43,6 +43,9 @@ class Admitted:
     first_use: bool
     # Asked for with `--seed N`; None draws a fresh one.
     seed: int | None = None
+    # Jobs waiting when the request was admitted: its place in the queue, without asking
+    # Redis again on the way to the enqueue.
+    ahead: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ class ImagineService:
             tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
             return self._refused(refusal, tell)
         first_use = await self._community.first_use(user_id)
-        return Admitted(prompt, job_id, user_id, first_use, seed)
+        return Admitted(prompt, job_id, user_id, first_use, seed, depth)
 
     @staticmethod
     def _refused(refusal: Refusal, tell: bool) -> Refused:
@@ -123,7 +126,7 @@ class ImagineService:
         inline_query_id: str = "",
     ) -> Queued:
         """Queue the admitted job; the slot is given back if Redis refuses it."""
-        ahead = int(await self._redis.llen(self._jobs.queue_key))
+        ahead = admitted.ahead
         try:
             context = await self._jobs.submit(
                 admitted.prompt,
