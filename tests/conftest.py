@@ -108,16 +108,18 @@ def spawn(tmp_path: Path) -> Iterator[Spawner]:
 class Stack:
     """A private Redis, the fake Bot API, a warm worker and a polling bot, wired together."""
 
-    def __init__(self, workdir: Path, model: Path, *, worker: bool = True, **bot_env: str) -> None:
+    def __init__(
+        self, workdir: Path, model: Path, *, worker: bool = True, bot: bool = True, **bot_env: str
+    ) -> None:
         self.model = model
         self.redis = RedisServer(workdir).start()
         self.botapi = _start_botapi()
         self.spawn = Spawner(workdir)
         self.worker = self.start_worker() if worker else None
-        self.bot = self.spawn.bot(self.redis.url, self.botapi, **bot_env)
+        self.bot = self.spawn.bot(self.redis.url, self.botapi, **bot_env) if bot else None
 
-    def start_worker(self) -> Process:
-        return self.spawn.worker(self.redis.url, self.model)
+    def start_worker(self, **env: str) -> Process:
+        return self.spawn.worker(self.redis.url, self.model, **env)
 
     def close(self) -> None:
         self.spawn.close()

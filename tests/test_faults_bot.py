@@ -15,15 +15,13 @@ from PIL import Image
 from bot.services.jobs import JobQueue
 from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys
-from tests.conftest import _start_botapi
+from tests.conftest import Stack
 from tests.faults import photos, received, wait_settled, wait_until
-from tests.support import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.botapi import FakeBotAPI
     from tests.conftest import Spawner
     from tests.support import Process
     from worker.engine import Engine
@@ -33,21 +31,16 @@ RESULTS = Keys(QueueSettings()).results
 RECOVERY = {"claim_idle_s": "1", "sweep_interval_s": "0.5"}
 
 
-class World:
-    def __init__(self, workdir: Path, model: Path) -> None:
-        from tests.conftest import Spawner
+class World(Stack):
+    """A worker and Redis; each test starts (and kills) bots of its own."""
 
-        self.redis = RedisServer(workdir).start()
-        self.botapi: FakeBotAPI = _start_botapi()
-        self.spawn = Spawner(workdir)
-        self.worker = self.spawn.worker(self.redis.url, model)
+    def __init__(self, workdir: Path, model: Path) -> None:
+        super().__init__(workdir, model, bot=False)
         self.client = redis.Redis.from_url(self.redis.url)
 
     def close(self) -> None:
         self.client.close()
-        self.spawn.close()
-        self.botapi.stop()
-        self.redis.stop()
+        super().close()
 
 
 @pytest.fixture(scope="module")

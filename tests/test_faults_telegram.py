@@ -12,28 +12,22 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot import texts
-from tests.conftest import Spawner, _start_botapi
+from tests.conftest import Stack
 from tests.faults import attempts, is_notice, messages, photos, received, wait_settled
-from tests.support import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.botapi import Call, FakeBotAPI
-    from tests.support import Process
+    from tests.botapi import Call
 
 
-class World:
+class World(Stack):
     def __init__(self, workdir: Path, model: Path) -> None:
-        self.redis = RedisServer(workdir).start()
-        self.botapi: FakeBotAPI = _start_botapi()
-        self.spawn = Spawner(workdir)
-        self.worker = self.spawn.worker(self.redis.url, model)
         # Two tries per round, a new round once a result has waited a second, 2 s timeouts.
-        self.bot: Process = self.spawn.bot(
-            self.redis.url,
-            self.botapi,
+        super().__init__(
+            workdir,
+            model,
             send_attempts="2",
             claim_idle_s="1",
             sweep_interval_s="0.5",
@@ -51,10 +45,9 @@ class World:
         )
         wait_settled(self.redis.url)
 
-    def close(self) -> None:
-        self.spawn.close()
-        self.botapi.stop()
-        self.redis.stop()
+    def bot_output(self) -> str:
+        assert self.bot is not None
+        return self.bot.output()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +80,7 @@ def test_5xx_beyond_a_round_stays_pending_and_is_sent_once_later(world: World) -
     assert [c.status for c in tries] == [500, 500, 502, 200]
     assert min(_gaps(tries)) >= 1
     assert len(photos(world.botapi, 3002)) == 1
-    assert "will retry later" in world.bot.output()
+    assert "will retry later" in world.bot_output()
 
 
 def test_timeout_is_retried_and_one_photo_arrives(world: World) -> None:
@@ -96,7 +89,7 @@ def test_timeout_is_retried_and_one_photo_arrives(world: World) -> None:
     world.ask(3003, "a fox that takes its time")
     assert len(attempts(world.botapi, 3003)) == 2
     assert len(photos(world.botapi, 3003)) == 1
-    assert "Request timeout error" in world.bot.output()
+    assert "Request timeout error" in world.bot_output()
 
 
 def test_403_blocked_user_is_dropped_once_and_logged_once(world: World) -> None:
@@ -106,7 +99,7 @@ def test_403_blocked_user_is_dropped_once_and_logged_once(world: World) -> None:
     wait_settled(world.redis.url)  # acknowledged: nothing left pending
     assert len(attempts(world.botapi, 3004)) == 1
     assert received(world.botapi, 3004) == []
-    assert world.bot.output().count("chat 3004 refuses the bot") == 1
+    assert world.bot_output().count("chat 3004 refuses the bot") == 1
 
 
 def test_400_reply_target_gone_sends_without_reply(world: World) -> None:

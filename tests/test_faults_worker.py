@@ -14,15 +14,13 @@ import redis
 from rq import Queue
 
 from bot import texts
-from tests.conftest import Spawner, _start_botapi
+from tests.conftest import Stack
 from tests.faults import messages, photos, received, wait_settled, wait_until
-from tests.support import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.botapi import FakeBotAPI
     from tests.support import Process
 
 # Claims expire after 2 s and the bot sweeps twice a second: an abandoned job is seen in ~3 s.
@@ -30,19 +28,22 @@ FAST_RECOVERY = {"abandon_after_s": "2", "job_timeout_s": "10"}
 SLOW = "tests.slow_worker"
 
 
-class World:
+class World(Stack):
+    """A bot and Redis; each test starts the workers it needs."""
+
     def __init__(self, workdir: Path, model: Path) -> None:
-        self.model = model
-        self.redis = RedisServer(workdir).start()
-        self.botapi: FakeBotAPI = _start_botapi()
-        self.spawn = Spawner(workdir)
-        self.bot = self.spawn.bot(
-            self.redis.url, self.botapi, sweep_interval_s="0.5", **FAST_RECOVERY
+        super().__init__(
+            workdir,
+            model,
+            worker=False,
+            sweep_interval_s="0.5",
+            abandon_after_s=FAST_RECOVERY["abandon_after_s"],
+            job_timeout_s=FAST_RECOVERY["job_timeout_s"],
         )
 
-    def worker(self, slow_s: float | None = None) -> Process:
+    def add_worker(self, slow_s: float | None = None) -> Process:
         if slow_s is None:
-            return self.spawn.worker(self.redis.url, self.model, **FAST_RECOVERY)
+            return self.start_worker(**FAST_RECOVERY)
         return self.spawn.worker(
             self.redis.url,
             self.model,
@@ -66,11 +67,6 @@ class World:
             if process.module != "bot":
                 process.stop()
 
-    def close(self) -> None:
-        self.spawn.close()
-        self.botapi.stop()
-        self.redis.stop()
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[World]:
@@ -92,20 +88,21 @@ def _kill(process: Process) -> None:
 
 
 def test_worker_killed_mid_job_runs_it_again_and_one_photo_arrives(world: World) -> None:
-    slow = world.worker(slow_s=60)
+    slow = world.add_worker(slow_s=60)
     world.botapi.push_message(2001, "/imagine a fox, killed halfway", user_id=2001)
     slow.wait_for_output("slow generation started", timeout=30)
     _kill(slow)
-    world.worker()  # a healthy worker takes over the retried job
+    world.add_worker()  # a healthy worker takes over the retried job
     world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2001, timeout=60)
     wait_settled(world.redis.url)
     assert len(photos(world.botapi, 2001)) == 1
     assert len(received(world.botapi, 2001)) == 1
+    assert world.bot is not None
     assert "abandoned: 1 retry left" in world.bot.output()
 
 
 def test_worker_killed_on_every_try_ends_in_one_error(world: World) -> None:
-    first, second = world.worker(slow_s=60), world.worker(slow_s=60)
+    first, second = world.add_worker(slow_s=60), world.add_worker(slow_s=60)
     world.botapi.push_message(2002, "/imagine a fox that kills workers", user_id=2002)
     wait_until(lambda: "slow generation started" in first.output() + second.output())
     victim, other = (first, second) if "started" in first.output() else (second, first)
@@ -120,7 +117,7 @@ def test_worker_killed_on_every_try_ends_in_one_error(world: World) -> None:
 
 
 def test_stuck_generation_hits_the_job_timeout_and_one_error_arrives(world: World) -> None:
-    slow = world.worker(slow_s=60)
+    slow = world.add_worker(slow_s=60)
     world.botapi.push_message(2003, "/imagine a fox that never comes", user_id=2003)
     slow.wait_for_output("slow generation started", timeout=30)
     world.botapi.wait_for(lambda c: c.chat_id == 2003 and c.method == "sendMessage", timeout=60)
@@ -133,7 +130,7 @@ def test_stuck_generation_hits_the_job_timeout_and_one_error_arrives(world: Worl
 
 
 def test_sigterm_finishes_the_running_job_then_exits(world: World) -> None:
-    slow = world.worker(slow_s=1.5)
+    slow = world.add_worker(slow_s=1.5)
     world.botapi.push_message(2004, "/imagine a fox before closing time", user_id=2004)
     slow.wait_for_output("slow generation started", timeout=30)
     world.botapi.push_message(2005, "/imagine a fox after closing time", user_id=2005)
@@ -144,7 +141,7 @@ def test_sigterm_finishes_the_running_job_then_exits(world: World) -> None:
     world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2004, timeout=30)
     # The queued job was left for the next worker, not lost.
     assert world.redis_queue_length() == 1
-    world.worker()
+    world.add_worker()
     world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2005, timeout=60)
     wait_settled(world.redis.url)
     for chat in (2004, 2005):
