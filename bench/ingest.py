@@ -27,7 +27,7 @@ from aiogram.types import Message, Update, User
 from bench.report import append, table
 from bot.app import build_dispatcher, build_services
 from bot.config import load_settings
-from tests.support import TOKEN, RedisServer
+from testing.support import TOKEN, RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator

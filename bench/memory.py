@@ -23,8 +23,8 @@ from bench.report import append, table
 from bot.services.jobs import JobQueue
 from common.config import QueueSettings
 from common.protocol import Keys
-from tests.support import Process, RedisServer
-from worker.synthetic import save_pipeline
+from testing.support import Process, RedisServer
+from testing.synthetic import save_pipeline
 
 
 def rss_mib(pid: int) -> float:

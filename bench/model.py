@@ -1,6 +1,6 @@
 """Model benchmark: a plain diffusers call against the worker's path, same run, alternating.
 
-Prompt in, JPEG bytes out, on a random-weight SDXL Turbo pipeline (`worker.synthetic`: same
+Prompt in, JPEG bytes out, on a random-weight SDXL Turbo pipeline (`testing.synthetic`: same
 shapes as the published model, hence the same FLOPs). Every worker variant gets a freshly built
 pipeline (the fast path changes modules in place); the plain pipeline is built once and left
 stock. Each prompt is new, so the text cache never helps the worker path here.
@@ -23,9 +23,9 @@ from PIL import Image
 
 from bench.report import append, median, percentile, table
 from common.protocol import GenerationRequest
+from testing.synthetic import build_pipeline, build_tiny_decoder
 from worker.config import SpeedSettings
 from worker.engine import Engine
-from worker.synthetic import build_pipeline, build_tiny_decoder
 
 if TYPE_CHECKING:
     from collections.abc import Callable

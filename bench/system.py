@@ -1,6 +1,6 @@
 """System benchmark: Telegram update → bot → Redis/RQ → worker → photo reply, all real processes.
 
-The test Bot API server (tests/botapi) stands in for Telegram; Redis, `python -m bot` and
+The test Bot API server (testing/botapi) stands in for Telegram; Redis, `python -m bot` and
 `python -m worker` (tiny random-weight pipeline, CPU) are the real ones. Each request's
 latency is split with RQ's own timestamps and the worker's measured generation time:
 
@@ -28,12 +28,12 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bench.report import append, percentile, table
-from tests.botapi import FakeBotAPI
-from tests.support import TOKEN, Process, RedisServer
-from worker.synthetic import save_pipeline
+from testing.botapi import FakeBotAPI
+from testing.support import TOKEN, Process, RedisServer
+from testing.synthetic import save_pipeline
 
 if TYPE_CHECKING:
-    from tests.botapi import Call
+    from testing.botapi import Call
 
 
 @dataclass

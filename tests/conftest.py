@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
-from tests.support import TOKEN, Process, RedisServer
+from testing.support import TOKEN, Process, RedisServer
 
 if TYPE_CHECKING:
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -39,13 +39,13 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight SDXL Turbo-shaped pipeline written by `save_pretrained`."""
-    from worker.synthetic import save_pipeline
+    from testing.synthetic import save_pipeline
 
     return save_pipeline("tiny", tmp_path_factory.mktemp("tiny-sdxl"))
 
 
 def _start_botapi() -> FakeBotAPI:
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
 
     return FakeBotAPI(token=TOKEN, username=BOT_USERNAME).start()
 

@@ -14,14 +14,14 @@ from bot import texts
 from bot.services.jobs import JobContext
 from bot.services.sending import Outcome, ResultSender
 from common.protocol import Result
-from tests.harness import BotUnderTest, environment
-from tests.support import free_port
+from testing.harness import BotUnderTest, environment
+from testing.support import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
 
 GROUP = -100_900
 

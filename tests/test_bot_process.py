@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.support import ROOT, TOKEN
+from testing.support import ROOT, TOKEN
 
 
 def test_building_the_bot_does_not_import_torch() -> None:

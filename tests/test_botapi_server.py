@@ -37,7 +37,7 @@ from aiogram.types import (
 from aiogram.types.media_union import MediaUnion
 from PIL import Image
 
-from tests.botapi import FakeBotAPI
+from testing.botapi import FakeBotAPI
 
 TOKEN = "424242:fake-botapi-selftest"
 CHAT = 5001

@@ -14,7 +14,7 @@ from PIL import Image
 from tests.conftest import BOT_USERNAME
 
 if TYPE_CHECKING:
-    from tests.botapi import Call, FakeBotAPI
+    from testing.botapi import Call, FakeBotAPI
     from tests.conftest import Stack
 
 

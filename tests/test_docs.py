@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings
 
 from bot import config as bot_config
 from common import config as common_config
-from tests.support import ROOT
+from testing.support import ROOT
 from worker import config as worker_config
 
 

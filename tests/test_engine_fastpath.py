@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from common.protocol import GenerationRequest
+from testing.synthetic import build_tiny_decoder
 from worker.config import ModelSettings, SpeedSettings
 from worker.engine import Engine, batch_sizes, load_engine
-from worker.synthetic import build_tiny_decoder
 
 if TYPE_CHECKING:
     from pathlib import Path

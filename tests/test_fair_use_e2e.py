@@ -16,7 +16,7 @@ from bot.services.fairuse import SHORTCUT_S
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
-    from tests.botapi import Call, FakeBotAPI
+    from testing.botapi import Call, FakeBotAPI
 
 ADMIN = 900
 

@@ -15,15 +15,15 @@ from PIL import Image
 from bot.services.jobs import JobQueue
 from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys
+from testing.faults import photos, received, wait_settled, wait_until
 from tests.conftest import Stack
-from tests.faults import photos, received, wait_settled, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from testing.support import Process
     from tests.conftest import Spawner
-    from tests.support import Process
     from worker.engine import Engine
 
 RESULTS = Keys(QueueSettings()).results

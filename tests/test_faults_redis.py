@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import redis
 
 from bot import texts
+from testing.faults import messages, photos, received, wait_settled, wait_until
+from testing.support import RedisServer
 from tests.conftest import Spawner, _start_botapi
-from tests.faults import messages, photos, received, wait_settled, wait_until
-from tests.support import RedisServer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +35,7 @@ def test_redis_restart_loses_no_job_and_both_processes_come_back(
         worker = spawn.worker(
             store.url,
             tiny_model,
-            module="tests.slow_worker",
+            module="testing.slow_worker",
             slow_generation_s="2",
             warmup="false",
             **recovery,

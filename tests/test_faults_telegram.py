@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot import texts
+from testing.faults import attempts, is_notice, messages, photos, received, wait_settled
 from tests.conftest import Stack
-from tests.faults import attempts, is_notice, messages, photos, received, wait_settled
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.botapi import Call
+    from testing.botapi import Call
 
 
 class World(Stack):

@@ -14,18 +14,18 @@ import redis
 from rq import Queue
 
 from bot import texts
+from testing.faults import messages, photos, received, wait_settled, wait_until
 from tests.conftest import Stack
-from tests.faults import messages, photos, received, wait_settled, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.support import Process
+    from testing.support import Process
 
 # Claims expire after 2 s and the bot sweeps twice a second: an abandoned job is seen in ~3 s.
 FAST_RECOVERY = {"abandon_after_s": "2", "job_timeout_s": "10"}
-SLOW = "tests.slow_worker"
+SLOW = "testing.slow_worker"
 
 
 class World(Stack):

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot import texts
+from testing.harness import BotUnderTest, environment
 from tests.conftest import BOT_USERNAME
-from tests.harness import BotUnderTest, environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
 
 UPDATES = 1_200
 SEED = 20_261_125

@@ -15,7 +15,7 @@ from PIL import Image
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
-    from tests.botapi import Call, FakeBotAPI
+    from testing.botapi import Call, FakeBotAPI
 
 # Above the tiny model's noisy 512×512 photos (~250 KB), which replies may redraw.
 MAX_INPUT_BYTES = 400_000

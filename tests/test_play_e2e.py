@@ -13,7 +13,7 @@ from PIL import Image
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
-    from tests.botapi import Call, FakeBotAPI
+    from testing.botapi import Call, FakeBotAPI
 
 GROUP = -100555
 

@@ -23,14 +23,14 @@ from rq.serializers import JSONSerializer
 from bot import texts
 from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, Keys, Result
-from tests.harness import BotUnderTest, environment
-from tests.support import ROOT, TOKEN, free_port
+from testing.harness import BotUnderTest, environment
+from testing.support import ROOT, TOKEN, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
     from tests.conftest import Spawner
 
 SECRET_HALF = TOKEN.split(":", 1)[1]

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tests.support import ROOT
+from testing.support import ROOT
 
-PACKAGES = ["bot", "common", "worker", "tests", "bench"]
+PACKAGES = ["bot", "common", "worker", "testing", "tests", "bench"]
 
 
 @pytest.mark.parametrize(

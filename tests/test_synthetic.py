@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from worker.synthetic import save_pipeline, unet_parameter_count
+from testing.synthetic import save_pipeline, unet_parameter_count
 
 # Published parameter count of the stabilityai/sdxl-turbo UNet.
 SDXL_TURBO_UNET_PARAMETERS = 2_567_463_684
@@ -81,7 +81,7 @@ def test_full_unet_matches_published_size() -> None:
 
 
 def test_build_is_deterministic() -> None:
-    from worker.synthetic import build_pipeline
+    from testing.synthetic import build_pipeline
 
     a, b = build_pipeline("tiny", seed=3), build_pipeline("tiny", seed=3)
     c = build_pipeline("tiny", seed=4)

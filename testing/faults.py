@@ -10,7 +10,7 @@ import redis
 from rq import Queue
 
 if TYPE_CHECKING:
-    from tests.botapi import Call, FakeBotAPI
+    from testing.botapi import Call, FakeBotAPI
 
 ANSWERS = ("sendPhoto", "sendMessage")
 

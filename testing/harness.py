@@ -16,14 +16,14 @@ from aiogram.types import Update
 from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
 from bot.services.jobs import JobContext
-from tests.faults import is_notice
-from tests.support import TOKEN
+from testing.faults import is_notice
+from testing.support import TOKEN
 
 if TYPE_CHECKING:
     from aiogram import Bot, Dispatcher
 
     from bot.config import Settings
-    from tests.botapi import FakeBotAPI
+    from testing.botapi import FakeBotAPI
 
 JSON = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""`python -m tests.slow_worker`: the real worker, with every generation SLOW_GENERATION_S late.
+"""`python -m testing.slow_worker`: the real worker, with every generation SLOW_GENERATION_S late.
 
 Test-only stand-in for a GPU that hangs or a generation that runs long, so tests can kill,
 stop or time out a worker in the middle of a job. It prints a line when a generation starts;

@@ -1,4 +1,4 @@
-"""Component configs for the random-weight SDXL Turbo pipelines in `worker.synthetic`.
+"""Component configs for the random-weight SDXL Turbo pipelines in `testing.synthetic`.
 
 `FULL` mirrors the config.json files published in stabilityai/sdxl-turbo; `TINY` keeps the
 same block types, conditioning wiring and 8x VAE so that only widths and depths shrink.

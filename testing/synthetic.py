@@ -30,7 +30,7 @@ from transformers import (
     CLIPTokenizer,
 )
 
-from worker.synthetic_configs import PRESETS, SCHEDULER, Config
+from testing.synthetic_configs import PRESETS, SCHEDULER, Config
 
 Preset = Literal["tiny", "full"]
 
