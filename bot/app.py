@@ -19,7 +19,9 @@ from aiogram.enums import ParseMode
 from bot.handlers import build_router, safety
 from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
-from bot.middlewares import AccessMiddleware
+from bot.middlewares import AccessMiddleware, OriginMiddleware
+from bot.services.admission import Admission
+from bot.services.captions import Wording
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
@@ -30,6 +32,7 @@ from bot.services.jobs import JobQueue
 from bot.services.play import PlayService
 from bot.services.recovery import Recovery
 from bot.services.status import StatusBoard
+from common.protocol import Keys
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,6 +66,7 @@ class Services:
     settings: Settings
     sync_redis: redis.Redis
     redis: aredis.Redis
+    keys: Keys
     i18n: I18n
     jobs: JobQueue
     fair_use: FairUse
@@ -73,7 +77,7 @@ class Services:
     inline: InlineService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
-        await self.fair_use.release(context.user_id, context.job_id)
+        await self.fair_use.release(context.origin.user_id, context.job_id)
         await self.status.clear(context.job_id)
         await self.community.count_result(result.status)
 
@@ -87,28 +91,29 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     # Timeouts keep a Redis that stops answering from hanging a handler.
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-    prefix = settings.queue.key_prefix
-    jobs = JobQueue(
-        sync_redis, settings.queue, settings.delivery.context_ttl_s, settings.play.image_ttl_s
-    )
-    fair_use = FairUse(async_redis, url, settings.limits, settings.queue)
-    community = Community(async_redis, prefix)
+    keys = Keys(settings.queue)
+    jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
+    fair_use = FairUse(async_redis, keys, settings.redis, settings.limits, settings.queue)
+    community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
+    admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)
     i18n = build_i18n(settings.feedback.default_locale)
-    imagine = ImagineService(settings, async_redis, jobs, fair_use, community, blocklist)
-    images = ImageStore(async_redis, settings.queue, settings.play.image_ttl_s)
+    images = ImageStore(async_redis, keys, settings.play)
+    status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
+    imagine = ImagineService(bot, admission, jobs, images, status, settings.play)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
         redis=async_redis,
+        keys=keys,
         i18n=i18n,
         jobs=jobs,
         fair_use=fair_use,
         community=community,
         imagine=imagine,
-        status=StatusBoard(bot, async_redis, i18n, settings.feedback, prefix, jobs.queue_key),
-        play=PlayService(imagine, images, settings.play),
-        inline=InlineService(async_redis, imagine, settings.play, prefix),
+        status=status,
+        play=PlayService(imagine, images),
+        inline=InlineService(async_redis, keys, imagine, settings.play),
     )
 
 
@@ -117,10 +122,12 @@ def build_dispatcher(services: Services) -> Dispatcher:
     dispatcher = Dispatcher(disable_fsm=True, **vars(services))
     i18n_middleware = UserLocaleMiddleware(services.i18n)
     access = AccessMiddleware()
+    origin = OriginMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
     for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
+        observer.middleware(origin)
     dispatcher.include_router(build_router())
     # Last: it answers what nothing else took, and catches what any handler raised.
     dispatcher.include_router(safety.router)
@@ -160,11 +167,19 @@ async def run(settings: Settings) -> None:
     delivery = ResultDelivery(
         bot,
         stream_redis,
-        settings,
-        translate=lambda text, locale: services.i18n.gettext(text, locale=locale),
+        services.keys,
+        settings.delivery,
+        Wording(settings.prompts.caption_footer, services.i18n),
         on_done=services.job_done,
     )
-    recovery = Recovery(services.redis, services.sync_redis, settings, delivery)
+    recovery = Recovery(
+        services.redis,
+        services.sync_redis,
+        services.keys,
+        settings.queue,
+        settings.delivery,
+        delivery,
+    )
     tasks = [
         asyncio.create_task(supervise("delivery", delivery.run)),
         asyncio.create_task(supervise("recovery", recovery.run)),

@@ -1,4 +1,5 @@
-"""Outer middlewares: who may talk to the bot at all (allow-lists, bans)."""
+"""Middlewares: who may talk to the bot at all (allow-lists, bans), and where a request
+came from (`Origin`, built once per handled update)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Chat, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, InlineQuery, Message, TelegramObject, User
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.services.origin import Origin
 
 if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
+
     from bot.config import AccessSettings, Settings
     from bot.services.community import Community
 
@@ -66,3 +70,25 @@ async def _told_once(community: Community, chat_id: int) -> bool:
         return await community.told_once(chat_id)
     except RedisError:
         return False
+
+
+class OriginMiddleware(BaseMiddleware):
+    """Inner: runs only for updates a handler took, so chatter costs nothing.
+
+    A button under a message Telegram no longer shows the bot gets `origin=None`: there is
+    nowhere to answer but the press itself.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        i18n: I18n = data["i18n"]
+        locale = i18n.current_locale
+        origin: Origin | None = None
+        if isinstance(event, Message):
+            origin = Origin.of_message(event, locale)
+        elif isinstance(event, CallbackQuery) and isinstance(event.message, Message):
+            origin = Origin.of_press(event, event.message, locale)
+        elif isinstance(event, InlineQuery):
+            settings: Settings = data["settings"]
+            origin = Origin.of_inline(event, settings.play.storage_chat_id, locale)
+        data["origin"] = origin
+        return await handler(event, data)

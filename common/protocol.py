@@ -98,22 +98,85 @@ def _numbered(fields: dict[bytes, bytes]) -> list[bytes]:
 
 
 class Keys:
-    """Redis key names, all under one prefix so a shared Redis stays tidy."""
+    """Every Redis key the project writes, under one prefix so a shared Redis stays tidy.
+
+    RQ's own keys (its queue list, registries) are RQ's; `queue` names the list RQ keeps
+    waiting job ids in, because the bot reads positions from it.
+    """
 
     def __init__(self, queue: QueueSettings) -> None:
         self.prefix = queue.key_prefix
+        self.queue = f"rq:queue:{queue.queue_name}"
+
+    def _key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
 
     @property
     def results(self) -> str:
-        return f"{self.prefix}:results"
+        """The stream of finished jobs, read by the bot's consumer group."""
+        return self._key("results")
 
     def job_context(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
+        """Who asked for a job and where its answer goes (`bot.services.jobs.JobContext`)."""
+        return self._key("job", job_id)
+
+    def answer(self, job_id: str) -> str:
+        """Claimed by the first result of a job: one job, one answer."""
+        return self._key("answer", job_id)
 
     def image_record(self, image_id: str) -> str:
         """What the buttons under a photo need: prompt, seed, input image."""
-        return f"{self.prefix}:image:{image_id}"
+        return self._key("image", image_id)
 
     def source_image(self, image_id: str) -> str:
         """An image-to-image input, already cropped to 512×512."""
-        return f"{self.prefix}:source:{image_id}"
+        return self._key("source", image_id)
+
+    @property
+    def status(self) -> str:
+        """Hash of "In queue: #N" messages by job id."""
+        return self._key("status")
+
+    @property
+    def limits(self) -> str:
+        """Prefix of the `limits` library's moving windows."""
+        return self._key("limits")
+
+    def inflight(self, user_id: int) -> str:
+        """Sorted set of a user's queued or running job ids."""
+        return self._key("inflight", user_id)
+
+    def refused(self, user_id: int) -> str:
+        """Set while a user was told about a refusal lately."""
+        return self._key("refused", user_id)
+
+    def refused_chat(self, chat_id: int) -> str:
+        """The same for a group: one refusal per interval in the whole chat."""
+        return self._key("refused-chat", chat_id)
+
+    def inline_latest(self, user_id: int) -> str:
+        """A user's latest inline query id, for the debounce."""
+        return self._key("inline", user_id)
+
+    @property
+    def banned(self) -> str:
+        return self._key("banned")
+
+    @property
+    def paused(self) -> str:
+        return self._key("paused")
+
+    def noticed(self, user_id: int) -> str:
+        """Set once a user has seen the first-use licence notice."""
+        return self._key("noticed", user_id)
+
+    def locale(self, user_id: int) -> str:
+        return self._key("locale", user_id)
+
+    def told(self, chat_id: int) -> str:
+        """Set once a chat outside the allow-list has been told so."""
+        return self._key("told", chat_id)
+
+    def stats(self, status: str, minute: int) -> str:
+        """Results of one status ("ok", "error") in one minute, for /stats."""
+        return self._key("stats", status, minute)

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 import redis
 from rq import Queue
 
+from common.config import QueueSettings
+from testing.jobs import KEYS
+
 if TYPE_CHECKING:
     from testing.botapi import Call, FakeBotAPI
 
@@ -48,16 +51,16 @@ def attempts(botapi: FakeBotAPI, chat_id: int, method: str = "sendPhoto") -> lis
     return [c for c in botapi.calls if c.method == method and c.chat_id == chat_id]
 
 
-def settled(url: str, queue: str = "imagine", prefix: str = "imagine") -> bool:
+def settled(url: str) -> bool:
     """True when no job is queued or running and no result waits: nothing more can arrive."""
     client = redis.Redis.from_url(url)
-    rq_queue = Queue(queue, connection=client)
+    rq_queue = Queue(QueueSettings().queue_name, connection=client)
     try:
         return (
             client.llen(rq_queue.key) == 0
             and client.llen(rq_queue.intermediate_queue_key) == 0
             and client.zcard(rq_queue.started_job_registry.key) == 0
-            and client.xlen(f"{prefix}:results") == 0
+            and client.xlen(KEYS.results) == 0
         )
     finally:
         client.close()

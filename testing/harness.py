@@ -17,6 +17,7 @@ from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
 from bot.services.jobs import JobContext
 from testing.faults import is_notice
+from testing.jobs import KEYS
 from testing.support import TOKEN
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class BotUnderTest:
         return seen
 
     def jobs_for(self, chat_id: int) -> list[JobContext]:
-        records = (self.redis.get(key) for key in self.redis.keys("imagine:job:*"))
+        records = (self.redis.get(key) for key in self.redis.keys(KEYS.job_context("*")))
         contexts = [JobContext.model_validate_json(r) for r in records if r is not None]
         return [c for c in contexts if c.chat_id == chat_id]
 

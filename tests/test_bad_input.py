@@ -11,10 +11,12 @@ import pytest
 from PIL import Image
 
 from bot import texts
-from bot.services.jobs import JobContext
+from bot.i18n import build_i18n
+from bot.services.captions import Wording
 from bot.services.sending import Outcome, ResultSender
 from common.protocol import Result
 from testing.harness import BotUnderTest, environment
+from testing.jobs import job_context
 from testing.support import free_port
 
 if TYPE_CHECKING:
@@ -89,16 +91,13 @@ async def test_html_and_markdown_reach_the_caption_verbatim(
 ) -> None:
     chat = 7100 + len(prompt)
     sent = app.botapi.push_message(chat, prompt)
-    context = JobContext(
-        job_id="j", chat_id=chat, message_id=sent["message_id"], user_id=chat,
-        prompt=prompt, seed=7, enqueued_at=0.0,
-    )  # fmt: skip
-    result = Result(job_id="j", status="ok", image=_jpeg())
+    context = job_context(prompt, chat, sent["message_id"], seed=7)
+    result = Result(job_id=context.job_id, status="ok", image=_jpeg())
 
     async def keep() -> None:
         return None
 
-    sender = ResultSender(app.bot, "footer", attempts=1)
+    sender = ResultSender(app.bot, Wording("footer", build_i18n()), attempts=1)
     assert await sender.send(context, result, keep) is Outcome.SENT
     (photo,) = [c for c in app.botapi.sent(chat_id=chat) if c.method == "sendPhoto"]
     assert photo.result["caption"] == f"{prompt}\nseed 7\nfooter"

@@ -26,7 +26,6 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import (
-    BotCommand,
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -339,9 +338,6 @@ async def test_media_group_document_and_bot_settings(server: FakeBotAPI, bot: Bo
         "text/plain",
     )
     assert await bot.send_chat_action(CHAT, "upload_photo")
-    commands = [BotCommand(command="imagine", description="Draw a picture")]
-    assert await bot.set_my_commands(commands)
-    assert [c.model_dump() for c in await bot.get_my_commands()] == [commands[0].model_dump()]
     assert await bot.delete_webhook(drop_pending_updates=True)
     chat = await bot.get_chat(CHAT)
     assert chat.type == "private"

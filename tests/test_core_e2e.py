@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from typing import TYPE_CHECKING
 
 import redis
 from PIL import Image
 
+from testing.faults import received
+from testing.jobs import KEYS
 from tests.conftest import BOT_USERNAME
 
 if TYPE_CHECKING:
@@ -127,8 +128,12 @@ def test_empty_imagine_gives_usage_and_no_job(stack: Stack) -> None:
     assert call.result["text"].startswith("Usage: /imagine")
     assert call.result["reply_to_message"]["message_id"] == sent["message_id"]
     client = redis.Redis.from_url(stack.redis.url)
-    records = [json.loads(client.get(key) or b"{}") for key in client.keys("imagine:job:*")]
-    assert all(record.get("chat_id") != 1004 for record in records)
-    time.sleep(1)  # a job, had one been queued, would have been answered by now
-    answered = [c.method for c in botapi.calls if c.chat_id == 1004]
-    assert answered == ["sendMessage"]
+    records = [json.loads(client.get(key) or b"{}") for key in client.keys(KEYS.job_context("*"))]
+    assert all(record["origin"]["chat_id"] != 1004 for record in records)
+    # A real prompt after it is answered with the chat's only photo: a job for the empty
+    # command, queued ahead of it, would have been answered first.
+    second = botapi.push_message(1004, "/imagine a fox", user_id=1004)
+    photo = botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 1004, timeout=60)
+    assert photo.result["reply_to_message"]["message_id"] == second["message_id"]
+    answered = [c.method for c in received(botapi, 1004)]
+    assert answered == ["sendMessage", "sendPhoto"]  # the usage hint, the photo

@@ -11,7 +11,9 @@ import redis.asyncio as aredis
 from bot.config import LimitSettings
 from bot.services.community import Blocklist, Community
 from bot.services.fairuse import FairUse
-from common.config import QueueSettings
+from bot.services.origin import Origin
+from common.config import QueueSettings, RedisSettings
+from common.protocol import Keys
 
 
 @pytest.fixture
@@ -21,67 +23,77 @@ async def client(redis_url: str) -> AsyncIterator[aredis.Redis]:
     await connection.aclose()
 
 
+KEYS = Keys(QueueSettings())
+
+
 def _fair_use(client: aredis.Redis, redis_url: str, **overrides: object) -> FairUse:
     settings = LimitSettings.model_validate(
         {"user_rate": "3/minute", "group_rate": "4/minute", "admin_ids": "77", **overrides}
     )
-    return FairUse(client, redis_url, settings, QueueSettings())
+    return FairUse(client, KEYS, RedisSettings(redis_url=redis_url), settings, QueueSettings())
+
+
+def _private(user: int) -> Origin:
+    return Origin(user_id=user, chat_id=user, message_id=1, group=False, locale="en")
+
+
+def _group(user: int, chat: int) -> Origin:
+    return Origin(user_id=user, chat_id=chat, message_id=1, group=True, locale="en")
 
 
 async def test_user_burst_is_allowed_up_to_the_rate(client: aredis.Redis, redis_url: str) -> None:
     fair = _fair_use(client, redis_url, user_inflight=100)
-    outcomes = [await fair.admit(1, 1, f"job{i}", group=False, queue_depth=0) for i in range(5)]
+    outcomes = [await fair.admit(_private(1), f"job{i}", queue_depth=0) for i in range(5)]
     assert outcomes[:3] == [None, None, None]
     assert outcomes[3] is not None and outcomes[3].reason == "user_rate"
     assert 1 <= outcomes[3].retry_after_s <= 60
     # Refused requests do not hold a slot.
-    assert await client.zcard("imagine:inflight:1") == 3
+    assert await client.zcard(KEYS.inflight(1)) == 3
 
 
 async def test_inflight_cap_and_release(client: aredis.Redis, redis_url: str) -> None:
     fair = _fair_use(client, redis_url, user_rate="100/minute", user_inflight=2)
-    assert await fair.admit(5, 5, "a", group=False, queue_depth=0) is None
-    assert await fair.admit(5, 5, "b", group=False, queue_depth=0) is None
-    refusal = await fair.admit(5, 5, "c", group=False, queue_depth=0)
+    assert await fair.admit(_private(5), "a", queue_depth=0) is None
+    assert await fair.admit(_private(5), "b", queue_depth=0) is None
+    refusal = await fair.admit(_private(5), "c", queue_depth=0)
     assert refusal is not None and refusal.reason == "inflight"
     await fair.release(5, "a")
-    assert await fair.admit(5, 5, "c", group=False, queue_depth=0) is None
+    assert await fair.admit(_private(5), "c", queue_depth=0) is None
 
 
 async def test_group_rate_is_shared_by_its_members(client: aredis.Redis, redis_url: str) -> None:
     fair = _fair_use(client, redis_url, user_rate="100/minute", user_inflight=100)
     results = [
-        await fair.admit(user, -100, f"g{user}", group=True, queue_depth=0)
-        for user in range(10, 16)
+        await fair.admit(_group(user, -100), f"g{user}", queue_depth=0) for user in range(10, 16)
     ]
     assert results[:4] == [None] * 4
     assert all(r is not None and r.reason == "group_rate" for r in results[4:])
     # The same users are still served in a private chat.
-    assert await fair.admit(14, 14, "private", group=False, queue_depth=0) is None
+    assert await fair.admit(_private(14), "private", queue_depth=0) is None
 
 
 async def test_queue_cap_and_admin_exemption(client: aredis.Redis, redis_url: str) -> None:
     fair = _fair_use(client, redis_url, queue_max_depth=5)
-    refusal = await fair.admit(1, 1, "x", group=False, queue_depth=5)
+    refusal = await fair.admit(_private(1), "x", queue_depth=5)
     assert refusal is not None and refusal.reason == "queue_full"
     for i in range(10):
-        assert await fair.admit(77, 77, f"admin{i}", group=True, queue_depth=500) is None
+        assert await fair.admit(_group(77, 77), f"admin{i}", queue_depth=500) is None
 
 
 async def test_refusals_are_told_at_most_once_per_interval(
     client: aredis.Redis, redis_url: str
 ) -> None:
     fair = _fair_use(client, redis_url, refusal_interval_s=5)
-    assert [await fair.may_tell(3) for _ in range(4)] == [True, False, False, False]
-    assert await fair.may_tell(4) is True
+    assert [await fair.may_tell(_private(3)) for _ in range(4)] == [True, False, False, False]
+    assert await fair.may_tell(_private(4)) is True
     # In a group, one refusal per chat per interval, whoever asked.
-    assert await fair.may_tell(10, -5) is True
-    assert await fair.may_tell(11, -5) is False
-    assert await fair.may_tell(12, -6) is True
+    assert await fair.may_tell(_group(10, -5)) is True
+    assert await fair.may_tell(_group(11, -5)) is False
+    assert await fair.may_tell(_group(12, -6)) is True
 
 
 async def test_community_memory(client: aredis.Redis) -> None:
-    community = Community(client, "imagine")
+    community = Community(client, KEYS)
     assert [await community.first_use(9) for _ in range(3)] == [True, False, False]
     assert await community.locale(9) is None
     await community.set_locale(9, "ru")

@@ -12,10 +12,10 @@ import redis
 import torch
 from PIL import Image
 
-from bot.services.jobs import JobQueue
 from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys
 from testing.faults import photos, received, wait_settled, wait_until
+from testing.jobs import job_context, job_queue
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
@@ -59,14 +59,12 @@ async def test_results_waiting_while_the_bot_is_down_are_sent_once_each(
 ) -> None:
     # The group exists from an earlier run of the bot, as it would in production.
     _start_bot(spawn, world).stop()
-    jobs = JobQueue(world.client, QueueSettings(), context_ttl_s=600)
+    jobs = job_queue(world.client)
     chats = (4001, 4002, 4003)
     for chat in chats:
         # Requests the bot accepted just before it went down.
         message = world.botapi.push_message(chat, f"/imagine fox number {chat}", user_id=chat)
-        await jobs.submit(
-            f"fox number {chat}", chat_id=chat, message_id=message["message_id"], user_id=chat
-        )
+        await jobs.submit(job_context(f"fox number {chat}", chat, message["message_id"]))
     # The messages stay in the chats; their updates were consumed by that earlier bot.
     world.botapi.reset(history=False)
     wait_until(lambda: world.client.xlen(RESULTS) == 3, what="three results waiting")

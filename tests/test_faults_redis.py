@@ -9,6 +9,7 @@ import redis
 
 from bot import texts
 from testing.faults import messages, photos, received, wait_settled, wait_until
+from testing.jobs import KEYS
 from testing.support import RedisServer
 from tests.conftest import Spawner, _start_botapi
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 def _job_records(url: str) -> int:
     client = redis.Redis.from_url(url)
     try:
-        return len(client.keys("imagine:job:*"))
+        return len(client.keys(KEYS.job_context("*")))
     finally:
         client.close()
 

@@ -15,6 +15,7 @@ import pytest
 
 from bot import texts
 from testing.harness import BotUnderTest, environment
+from testing.jobs import KEYS
 from tests.conftest import BOT_USERNAME
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ async def test_fuzzed_updates_never_break_the_bot(
         said = [c.result["text"] for c in botapi.calls if c.method == "sendMessage"]
         for expected in (texts.TEXT_ONLY, texts.TOO_LONG.format(limit=500), texts.UNKNOWN_COMMAND):
             assert said.count(expected) >= 10, expected
-        assert len(app.redis.keys("imagine:job:*")) >= 100
+        assert len(app.redis.keys(KEYS.job_context("*"))) >= 100
         assert sum(c.method == "answerCallbackQuery" for c in botapi.calls) >= 50
 
         await app.message(botapi.push_message(8999, "/start"))

@@ -12,6 +12,7 @@ import pytest
 import redis
 from PIL import Image
 
+from testing.jobs import KEYS
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def test_bad_files_get_a_clear_message_and_no_job(pictures: Stack) -> None:
     assert "under 0.4 MB" in answer.result["text"]
     assert botapi.sent(4003, "sendPhoto") == []
     client = redis.Redis.from_url(pictures.redis.url)
-    assert client.zcard("imagine:inflight:4003") == 0
+    assert client.zcard(KEYS.inflight(4003)) == 0
     # Refused files gave their slots back: the user can still draw.
     ok = botapi.push_message(4003, photo=_jpeg((512, 512)), caption="as a mosaic")
     _assert_picture(_reply(botapi, "sendPhoto", 4003, ok["message_id"]), "as a mosaic")

@@ -11,10 +11,10 @@ from PIL import Image
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from bot.services.jobs import JobQueue
 from bot.services.sources import normalise
 from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys, Result
+from testing.jobs import job_context, job_queue
 from worker.config import ModelSettings
 from worker.engine import Engine, load_engine, set_engine
 from worker.play import make_images
@@ -54,10 +54,8 @@ async def test_variations_are_one_result_with_four_seeded_images(
     engine: Engine, redis_url: str
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    jobs = JobQueue(client, QueueSettings(), context_ttl_s=60)
-    context = await jobs.submit(
-        "a fox", chat_id=1, message_id=2, user_id=3, action="album", count=4
-    )
+    context = job_context("a fox", action="album", count=4)
+    await job_queue(client).submit(context)
     (result,) = _run(client)
     assert (result.job_id, result.status, len(result.images)) == (context.job_id, "ok", 4)
     assert len(set(context.seeds)) == 4
@@ -71,8 +69,7 @@ async def test_variations_are_one_result_with_four_seeded_images(
 
 async def test_file_is_a_png_of_the_same_image(engine: Engine, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    jobs = JobQueue(client, QueueSettings(), context_ttl_s=60)
-    await jobs.submit("a fox", chat_id=1, message_id=2, user_id=3, seed=9, action="file")
+    await job_queue(client).submit(job_context("a fox", seed=9, action="file"))
     (result,) = _run(client)
     assert result.mime == "image/png"
     png = _image(result.image, "PNG")

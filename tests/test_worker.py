@@ -15,9 +15,9 @@ from PIL import Image
 from rq import Callback, Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from bot.services.jobs import JobQueue
 from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from testing.jobs import job_context, job_queue
 from worker.config import ModelSettings
 from worker.engine import Engine, load_engine, resolve_device, set_engine
 
@@ -80,8 +80,8 @@ async def test_job_from_the_bot_queue_publishes_a_jpeg_result(
     installed: Engine, redis_url: str
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    jobs = JobQueue(client, QueueSettings(), context_ttl_s=60)
-    context = await jobs.submit("a fox", chat_id=1, message_id=2, user_id=3, seed=42)
+    context = job_context("a fox", seed=42)
+    await job_queue(client).submit(context)
     _run_burst(client)
     (result,) = _results(client)
     assert (result.job_id, result.status, result.mime) == (context.job_id, "ok", "image/jpeg")
@@ -91,11 +91,7 @@ async def test_job_from_the_bot_queue_publishes_a_jpeg_result(
 
 def test_jobs_are_json_not_pickle(installed: Engine, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    asyncio.run(
-        JobQueue(client, QueueSettings(), context_ttl_s=60).submit(
-            "a fox", chat_id=1, message_id=2, user_id=3, seed=5
-        )
-    )
+    asyncio.run(job_queue(client).submit(job_context("a fox", seed=5)))
     (job_key,) = client.keys("rq:job:*")
     data = client.hget(job_key, "data")
     assert data is not None

@@ -10,7 +10,7 @@ This router goes before the text prompts, which would otherwise take these messa
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from typing import TYPE_CHECKING
 
 from aiogram import F, Router
@@ -18,25 +18,19 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from redis.exceptions import RedisError
 
 from bot import texts
 from bot.filters import MentionsMe, RepliesToMe
-from bot.handlers.answers import GROUPS, notice_first_use, sender_id, tell
-from bot.services.chat_actions import show_upload
-from bot.services.imagine import Refused
-from bot.services.play import Where
+from bot.handlers.answers import answer
+from bot.services.imagine import Ask
+from bot.services.origin import GROUPS
 from bot.services.sources import picture_of
 
 if TYPE_CHECKING:
-    from aiogram import Bot
-    from aiogram.utils.i18n import I18n
-
-    from bot.services.play import PlayService
-    from bot.services.status import StatusBoard
+    from bot.services.imagine import ImagineService
+    from bot.services.origin import Origin
 
 router = Router(name=__name__)
-log = logging.getLogger(__name__)
 PRIVATE = F.chat.type == ChatType.PRIVATE
 PICTURE = F.photo | F.document
 REPLY_TO_PICTURE = F.reply_to_message.photo | F.reply_to_message.document
@@ -45,37 +39,24 @@ PLAIN_TEXT = F.text & ~F.text.startswith("/")
 
 @router.message(Command("imagine"), PICTURE)
 async def command_caption(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    play: PlayService,
-    status: StatusBoard,
-    i18n: I18n,
+    message: Message, command: CommandObject, origin: Origin, imagine: ImagineService
 ) -> None:
     """`/imagine prompt` as the caption of a picture, in any chat."""
-    await transform(message, message, command.args, bot, play, status, i18n)
+    await transform(message, message, Ask(origin, command.args), imagine)
 
 
 @router.message(Command("imagine"), REPLY_TO_PICTURE)
 async def command_reply(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    play: PlayService,
-    status: StatusBoard,
-    i18n: I18n,
+    message: Message, command: CommandObject, origin: Origin, imagine: ImagineService
 ) -> None:
     """`/imagine prompt` replying to a picture, in any chat."""
-    replied = message.reply_to_message
-    await transform(message, replied, command.args, bot, play, status, i18n)
+    await transform(message, message.reply_to_message, Ask(origin, command.args), imagine)
 
 
 @router.message(PRIVATE, PICTURE, F.caption, ~F.caption.startswith("/"))
-async def private_caption(
-    message: Message, bot: Bot, play: PlayService, status: StatusBoard, i18n: I18n
-) -> None:
+async def private_caption(message: Message, origin: Origin, imagine: ImagineService) -> None:
     """A captioned picture in a private chat."""
-    await transform(message, message, message.caption, bot, play, status, i18n)
+    await transform(message, message, Ask(origin, message.caption), imagine)
 
 
 @router.message(PRIVATE, F.photo | F.document.mime_type.startswith("image/"), ~F.caption)
@@ -85,67 +66,31 @@ async def no_caption(message: Message) -> None:
 
 
 @router.message(PRIVATE, PLAIN_TEXT, REPLY_TO_PICTURE)
-async def private_reply(
-    message: Message, bot: Bot, play: PlayService, status: StatusBoard, i18n: I18n
-) -> None:
+async def private_reply(message: Message, origin: Origin, imagine: ImagineService) -> None:
     """Text replying to a picture in a private chat."""
-    replied = message.reply_to_message
-    await transform(message, replied, message.text, bot, play, status, i18n)
+    await transform(message, message.reply_to_message, Ask(origin, message.text), imagine)
 
 
 @router.message(F.chat.type.in_(GROUPS), PLAIN_TEXT, REPLY_TO_PICTURE, MentionsMe())
 async def group_mention_reply(
-    message: Message,
-    prompt: str,
-    bot: Bot,
-    play: PlayService,
-    status: StatusBoard,
-    i18n: I18n,
+    message: Message, prompt: str, origin: Origin, imagine: ImagineService
 ) -> None:
     """`@Bot prompt` replying to a picture in a group."""
-    replied = message.reply_to_message
-    await transform(message, replied, prompt, bot, play, status, i18n)
+    await transform(message, message.reply_to_message, Ask(origin, prompt), imagine)
 
 
 @router.message(F.chat.type.in_(GROUPS), PLAIN_TEXT, F.reply_to_message.photo, RepliesToMe())
-async def group_reply_to_bot(
-    message: Message,
-    bot: Bot,
-    play: PlayService,
-    status: StatusBoard,
-    i18n: I18n,
-) -> None:
+async def group_reply_to_bot(message: Message, origin: Origin, imagine: ImagineService) -> None:
     """Text replying to one of the bot's own photos in a group."""
-    replied = message.reply_to_message
-    await transform(message, replied, message.text, bot, play, status, i18n)
+    await transform(message, message.reply_to_message, Ask(origin, message.text), imagine)
 
 
 async def transform(
-    message: Message,
-    carrier: Message | None,
-    prompt: str | None,
-    bot: Bot,
-    play: PlayService,
-    status: StatusBoard,
-    i18n: I18n,
+    message: Message, carrier: Message | None, ask: Ask, imagine: ImagineService
 ) -> None:
+    """Image-to-image from the picture `carrier` holds."""
     picture = picture_of(carrier)
     if picture is None:
         return
-    group = message.chat.type in GROUPS
-    where = Where(
-        sender_id(message), message.chat.id, message.message_id, group, i18n.current_locale
-    )
-    try:
-        outcome = await play.transform(bot, picture, prompt, where)
-    except RedisError:
-        log.exception("Redis unavailable while taking a picture")
-        await message.reply(_(texts.UNAVAILABLE))
-        return
-    if isinstance(outcome, Refused):
-        await tell(message, outcome)
-        return
-    await notice_first_use(message, outcome.first_use)
-    await show_upload(bot, message)
-    if outcome.position:
-        await status.post(outcome.context, outcome.position, group)
+    ask = dataclasses.replace(ask, picture=picture)
+    await answer(message, await imagine.request(ask))

@@ -3,8 +3,10 @@
 - a private message that is not text (sticker, voice, photo, document…) gets a hint;
 - a button press nobody handles (forged, or from an old message) is answered, so the user's
   button stops spinning;
-- an exception from any handler is logged (through the token-redacting log handlers) and the
-  user gets an apology instead of silence. Nothing escapes to aiogram.
+- Redis being unreachable, wherever a handler met it, is answered "temporarily unavailable":
+  a reply to a message, an alert on a button, a one-line inline result;
+- any other exception from a handler is logged (through the token-redacting log handlers) and
+  the user gets an apology instead of silence. Nothing escapes to aiogram.
 
 Edited messages, channel posts and group chatter are deliberately left unanswered: the bot
 subscribes only to the update types it handles.
@@ -19,12 +21,15 @@ import logging
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import AiogramError
-from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import CallbackQuery, ErrorEvent, Message, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from redis.exceptions import RedisError
 
 from bot import texts
 from bot.i18n import locale_for
+from bot.services.inline import article
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
@@ -42,6 +47,32 @@ async def stale_button(query: CallbackQuery) -> None:
     await query.answer(_(texts.STALE_BUTTON))
 
 
+def _locale(user: User | None, i18n: I18n) -> str:
+    # The locale middleware's context is gone by the time an error is handled, and a chosen
+    # language may live in the Redis that just failed: Telegram's language it is.
+    return locale_for(user.language_code if user else None, i18n.default_locale)
+
+
+@router.errors(ExceptionTypeFilter(RedisError))
+async def redis_unavailable(event: ErrorEvent, i18n: I18n) -> bool:
+    """Say "temporarily unavailable" in the way each kind of update is answered."""
+    update = event.update
+    log.warning("update %d: Redis unavailable (%s)", update.update_id, event.exception)
+    with contextlib.suppress(AiogramError, asyncio.TimeoutError):
+        if update.message is not None:
+            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(update.message.from_user, i18n))
+            await update.message.reply(text)
+        elif update.callback_query is not None:
+            query = update.callback_query
+            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(query.from_user, i18n))
+            await query.answer(text, show_alert=True)
+        elif update.inline_query is not None:
+            inline = update.inline_query
+            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(inline.from_user, i18n))
+            await inline.answer([article("unavailable", text)], cache_time=0, is_personal=True)
+    return True
+
+
 @router.errors()
 async def on_error(event: ErrorEvent, i18n: I18n) -> bool:
     """Log the failure and apologise where there is someone to apologise to."""
@@ -55,12 +86,10 @@ async def on_error(event: ErrorEvent, i18n: I18n) -> bool:
     # Telegram may be what failed, so the apology is best effort.
     with contextlib.suppress(AiogramError, asyncio.TimeoutError):
         if update.message is not None:
-            user = update.message.from_user
-            locale = locale_for(user.language_code if user else None, i18n.default_locale)
+            locale = _locale(update.message.from_user, i18n)
             await update.message.answer(i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale))
         elif update.callback_query is not None:
-            user = update.callback_query.from_user
-            locale = locale_for(user.language_code, i18n.default_locale)
+            locale = _locale(update.callback_query.from_user, i18n)
             await update.callback_query.answer(
                 i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale)
             )

@@ -1,9 +1,14 @@
-"""Photo captions: the prompt (escaped, shortened to fit) and the seed."""
+"""Photo captions: the prompt (escaped, shortened to fit), the seed and the footer."""
 
 from __future__ import annotations
 
 from html import escape
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiogram.utils.i18n import I18n
 
 # Telegram's limit applies to the caption's visible text, counted in UTF-16 code units.
 CAPTION_LIMIT: Final = 1024
@@ -37,3 +42,20 @@ def build_caption(prompt: str, seed: int, footer: str = "") -> str:
         f"\n{escape(footer, quote=False)}" if footer else ""
     )
     return f"<i>{escape(visible_prompt, quote=False)}</i>{html_tail}"
+
+
+class Wording:
+    """The words of every answer: captions with the footer, translated texts and buttons."""
+
+    def __init__(self, footer: str, i18n: I18n) -> None:
+        self._footer = footer
+        self._i18n = i18n
+
+    def caption(self, prompt: str, seed: int) -> str:
+        return build_caption(prompt, seed, self._footer)
+
+    def text(self, text_id: str, locale: str) -> str:
+        return self._i18n.gettext(text_id, locale=locale)
+
+    def translator(self, locale: str) -> Callable[[str], str]:
+        return lambda text_id: self.text(text_id, locale)

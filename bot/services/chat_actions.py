@@ -11,16 +11,13 @@ from aiogram.exceptions import TelegramAPIError
 
 if TYPE_CHECKING:
     from aiogram import Bot
-    from aiogram.types import Message
+
+    from bot.services.origin import Origin
 
 
 async def show_upload(
-    bot: Bot, message: Message, action: ChatAction = ChatAction.UPLOAD_PHOTO
+    bot: Bot, origin: Origin, action: ChatAction = ChatAction.UPLOAD_PHOTO
 ) -> None:
     """Best effort: a lost chat action costs the user nothing, so it never fails a request."""
     with contextlib.suppress(TelegramAPIError, asyncio.TimeoutError):
-        await bot.send_chat_action(
-            message.chat.id,
-            action,
-            message_thread_id=message.message_thread_id if message.is_topic_message else None,
-        )
+        await bot.send_chat_action(origin.chat_id, action, message_thread_id=origin.thread_id)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from common.protocol import Keys
+
 
 class Blocklist:
     """Words or phrases (whole words, any case) and `re:` patterns a prompt may not contain."""
@@ -45,9 +47,9 @@ _MISSING: Final = object()
 class Community:
     """Shared state behind the admin commands and per-user memory."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._keys = keys
         self._cache: dict[tuple[object, ...], tuple[float, object]] = {}
 
     def _cached(self, *key: object) -> object:
@@ -61,37 +63,34 @@ class Community:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + LOCAL_CACHE_S, value)
 
-    def _key(self, *parts: object) -> str:
-        return ":".join([self._prefix, *map(str, parts)])
-
     async def ban(self, user_id: int) -> None:
-        await self._redis.sadd(self._key("banned"), user_id)
+        await self._redis.sadd(self._keys.banned, user_id)
         self._remember(True, "banned", user_id)
 
     async def unban(self, user_id: int) -> bool:
         self._remember(False, "banned", user_id)
-        return bool(await self._redis.srem(self._key("banned"), user_id))
+        return bool(await self._redis.srem(self._keys.banned, user_id))
 
     async def is_banned(self, user_id: int) -> bool:
         cached = self._cached("banned", user_id)
         if cached is not _MISSING:
             return bool(cached)
-        banned = bool(await self._redis.sismember(self._key("banned"), str(user_id)))
+        banned = bool(await self._redis.sismember(self._keys.banned, str(user_id)))
         self._remember(banned, "banned", user_id)
         return banned
 
     async def set_paused(self, paused: bool) -> None:
         if paused:
-            await self._redis.set(self._key("paused"), 1)
+            await self._redis.set(self._keys.paused, 1)
         else:
-            await self._redis.delete(self._key("paused"))
+            await self._redis.delete(self._keys.paused)
         self._remember(paused, "paused")
 
     async def is_paused(self) -> bool:
         cached = self._cached("paused")
         if cached is not _MISSING:
             return bool(cached)
-        paused = bool(await self._redis.exists(self._key("paused")))
+        paused = bool(await self._redis.exists(self._keys.paused))
         self._remember(paused, "paused")
         return paused
 
@@ -99,7 +98,7 @@ class Community:
         """True exactly once per user: the first time they ask for an image."""
         if self._cached("noticed", user_id) is True:
             return False
-        first = bool(await self._redis.set(self._key("noticed", user_id), 1, nx=True))
+        first = bool(await self._redis.set(self._keys.noticed(user_id), 1, nx=True))
         self._remember(True, "noticed", user_id)
         return first
 
@@ -107,29 +106,29 @@ class Community:
         cached = self._cached("locale", user_id)
         if cached is not _MISSING:
             return cached if isinstance(cached, str) else None
-        value = await self._redis.get(self._key("locale", user_id))
+        value = await self._redis.get(self._keys.locale(user_id))
         locale = value.decode() if isinstance(value, bytes) else (value or None)
         self._remember(locale, "locale", user_id)
         return locale
 
     async def set_locale(self, user_id: int, locale: str) -> None:
-        await self._redis.set(self._key("locale", user_id), locale)
+        await self._redis.set(self._keys.locale(user_id), locale)
         self._remember(locale, "locale", user_id)
 
     async def told_once(self, chat_id: int) -> bool:
         """True the first time only: chats outside the allow-list hear from the bot once."""
-        return bool(await self._redis.set(self._key("told", chat_id), 1, nx=True))
+        return bool(await self._redis.set(self._keys.told(chat_id), 1, nx=True))
 
     async def count_result(self, status: str) -> None:
         minute = int(time.time() // 60)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(self._key("stats", status, minute))
-            pipe.expire(self._key("stats", status, minute), 3600)
+            pipe.incr(self._keys.stats(status, minute))
+            pipe.expire(self._keys.stats(status, minute), 3600)
             await pipe.execute()
 
     async def counts_last_minute(self) -> tuple[int, int]:
         """(images, failures) in the last full minute and the current one, per minute."""
         minute = int(time.time() // 60)
-        keys = [self._key("stats", s, m) for s in ("ok", "error") for m in (minute - 1, minute)]
+        keys = [self._keys.stats(s, m) for s in ("ok", "error") for m in (minute - 1, minute)]
         ok_prev, ok_now, err_prev, err_now = (int(v or 0) for v in await self._redis.mget(keys))
         return max(ok_prev, ok_now), max(err_prev, err_now)

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.services.jobs import JobContext
 from bot.services.sending import Outcome, ResultSender
-from common.protocol import Keys, Result
+from common.protocol import Result
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from aiogram import Bot
     from redis.asyncio import Redis
 
-    from bot.config import Settings
+    from bot.config import DeliverySettings
+    from bot.services.captions import Wording
+    from common.protocol import Keys
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +61,15 @@ class ResultDelivery:
         self,
         bot: Bot,
         redis: Redis,
-        settings: Settings,
-        *,
-        translate: Callable[[str, str], str] = lambda text, _locale: text,
+        keys: Keys,
+        settings: DeliverySettings,
+        wording: Wording,
         on_done: Callable[[JobContext, Result], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = redis
-        self._keys = Keys(settings.queue)
-        self._delivery = settings.delivery
-        self._sender = ResultSender(
-            bot, settings.prompts.caption_footer, settings.delivery.send_attempts, translate
-        )
+        self._keys = keys
+        self._delivery = settings
+        self._sender = ResultSender(bot, wording, settings.send_attempts)
         self._on_done = on_done
         self._in_flight: dict[bytes, asyncio.Task[None]] = {}
         # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.
@@ -169,7 +169,7 @@ class ResultDelivery:
         if context.job_id != job_id:
             log.error("record of job %s names job %s; result dropped", job_id, context.job_id)
             return await self._acknowledge(entry_id, job_id)
-        answer_key = self._answer_key(job_id)
+        answer_key = self._keys.answer(job_id)
         ttl = self._delivery.context_ttl_s
         if not await self._redis.set(answer_key, entry_id, nx=True, ex=ttl):
             owner = await self._redis.get(answer_key)
@@ -198,16 +198,13 @@ class ResultDelivery:
             )
         return None
 
-    def _answer_key(self, job_id: str) -> str:
-        return f"{self._keys.prefix}:answer:{job_id}"
-
     async def _acknowledge(self, entry_id: bytes, job_id: str, keep_answer: bool = False) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(self._keys.results, GROUP, entry_id)
             pipe.xdel(self._keys.results, entry_id)
             if not keep_answer:
                 # With the record gone, any later result for this job is dropped as unknown.
-                pipe.delete(self._keys.job_context(job_id), self._answer_key(job_id))
+                pipe.delete(self._keys.job_context(job_id), self._keys.answer(job_id))
             await pipe.execute()
 
     async def _keep(self, entry_id: bytes) -> None:

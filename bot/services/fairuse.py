@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.config import LimitSettings
-    from common.config import QueueSettings
+    from bot.services.origin import Origin
+    from common.config import QueueSettings, RedisSettings
+    from common.protocol import Keys
 
 Reason = Literal["user_rate", "group_rate", "inflight", "queue_full"]
 
@@ -45,17 +47,22 @@ class FairUse:
     """Decides whether a request may be queued, and frees slots when jobs end."""
 
     def __init__(
-        self, redis: Redis, redis_url: str, settings: LimitSettings, queue: QueueSettings
+        self,
+        redis: Redis,
+        keys: Keys,
+        connection: RedisSettings,
+        settings: LimitSettings,
+        queue: QueueSettings,
     ) -> None:
         self._redis = redis
         self._settings = settings
-        self._prefix = queue.key_prefix
+        self._keys = keys
         self._max_age_s = queue.job_timeout_s * 3
         # Shares the bot's connection pool, so closing the bot's client closes it too.
         storage = RedisStorage(
-            limits_uri(redis_url),
+            limits_uri(connection.redis_url),
             implementation="redispy",
-            key_prefix=f"{self._prefix}:limits",
+            key_prefix=self._keys.limits,
             connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # typed too narrowly
         )
         self._limiter = MovingWindowRateLimiter(storage)
@@ -75,13 +82,9 @@ class FairUse:
     def is_admin(self, user_id: int) -> bool:
         return user_id in self._settings.admin_ids
 
-    def _inflight_key(self, user_id: int) -> str:
-        return f"{self._prefix}:inflight:{user_id}"
-
-    async def admit(
-        self, user_id: int, chat_id: int, job_id: str, *, group: bool, queue_depth: int
-    ) -> Refusal | None:
+    async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
         """Check every limit; on success the job holds an in-flight slot and rates are charged."""
+        user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
         if self.is_admin(user_id):
             await self.hold(user_id, job_id)
             return None
@@ -110,7 +113,7 @@ class FairUse:
 
     async def hold(self, user_id: int, job_id: str) -> int:
         """Count the job against the user; returns the user's live in-flight count."""
-        key = self._inflight_key(user_id)
+        key = self._keys.inflight(user_id)
         now = time.time()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(key, "-inf", now - self._max_age_s)
@@ -121,16 +124,16 @@ class FairUse:
         return int(results[2])
 
     async def release(self, user_id: int, job_id: str) -> None:
-        await self._redis.zrem(self._inflight_key(user_id), job_id)
+        await self._redis.zrem(self._keys.inflight(user_id), job_id)
 
-    async def may_tell(self, user_id: int, group_id: int | None = None) -> bool:
+    async def may_tell(self, origin: Origin) -> bool:
         """At most one refusal per user per interval, and in a group one per chat as well,
         so spam (or many users at once) never turns into the bot spamming the chat."""
         interval = self._settings.refusal_interval_s
-        user_key = f"{self._prefix}:refused:{user_id}"
+        user_key = self._keys.refused(origin.user_id)
         if not await self._redis.set(user_key, 1, nx=True, ex=interval):
             return False
-        if group_id is None:
+        if not origin.group:
             return True
-        chat_key = f"{self._prefix}:refused-chat:{group_id}"
+        chat_key = self._keys.refused_chat(origin.chat_id)
         return bool(await self._redis.set(chat_key, 1, nx=True, ex=interval))

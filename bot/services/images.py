@@ -17,14 +17,14 @@ from pydantic import ValidationError
 
 from bot import texts
 from bot.services.jobs import ImageRecord
-from common.protocol import Keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from redis.asyncio import Redis
 
-    from common.config import QueueSettings
+    from bot.config import PlaySettings
+    from common.protocol import Keys
 
 ButtonAction = Literal["r", "v", "f"]
 _IMAGE_ID: Final = re.compile(r"[0-9a-f]{32}")
@@ -58,10 +58,10 @@ def image_keyboard(image_id: str, translate: Callable[[str], str]) -> InlineKeyb
 class ImageStore:
     """Image records (written by `JobQueue` with each photo job) and image-to-image inputs."""
 
-    def __init__(self, redis: Redis, queue: QueueSettings, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, keys: Keys, play: PlaySettings) -> None:
         self._redis = redis
-        self._keys = Keys(queue)
-        self._ttl_s = ttl_s
+        self._keys = keys
+        self._ttl_s = play.image_ttl_s
 
     async def load(self, image_id: str) -> ImageRecord | None:
         if _IMAGE_ID.fullmatch(image_id) is None:

@@ -1,51 +1,50 @@
-"""From a raw prompt to a queued job: every check a request passes, without Telegram."""
+"""A whole request in one call: admission, the input picture, the job, the queue status.
+
+Every way of asking for pictures (a typed prompt, a captioned picture, a button, an inline
+query) becomes one `Ask`; `ImagineService.request` answers it with `Queued` or `Refused`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot import texts
-from bot.services.jobs import new_job_id
-from bot.services.prompts import PromptError, SeedError, clean_prompt, split_seed
-from common.protocol import MAX_SEED
+from aiogram.enums import ChatAction
+
+from bot.services.admission import Admitted, Refused
+from bot.services.chat_actions import show_upload
+from bot.services.jobs import JobContext, new_seed
+from bot.services.sources import SourceError, fetch_source
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from aiogram import Bot
 
-    from bot.config import Settings
-    from bot.services.community import Blocklist, Community
-    from bot.services.fairuse import FairUse, Refusal
-    from bot.services.jobs import Action, JobContext, JobQueue
-
-REFUSAL_TEXTS = {
-    "user_rate": texts.SLOW_DOWN,
-    "group_rate": texts.GROUP_BUSY,
-    "inflight": texts.WAIT_FOR_RUNNING,
-    "queue_full": texts.QUEUE_FULL,
-}
+    from bot.config import PlaySettings
+    from bot.services.admission import Admission
+    from bot.services.images import ImageStore
+    from bot.services.jobs import Action, JobQueue
+    from bot.services.origin import Origin
+    from bot.services.sources import Picture
+    from bot.services.status import StatusBoard
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
-    """Why not, as a text id with its values; `tell` is False when the user was told lately."""
+class Ask:
+    """One request for pictures, as the user made it."""
 
-    text: str
-    values: dict[str, Any] = field(default_factory=dict)
-    tell: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Admitted:
-    prompt: str
-    job_id: str
-    user_id: int
-    first_use: bool
-    # Asked for with `--seed N`; None draws a fresh one.
+    origin: Origin
+    prompt: str | None
+    action: Action = "photo"
+    count: int = 1
+    # Fixed by the request itself (the 📄 File button); None keeps `--seed N` or draws one.
     seed: int | None = None
-    # Jobs waiting when the request was admitted: its place in the queue, without asking
-    # Redis again on the way to the enqueue.
-    ahead: int = 0
+    # Image-to-image from an input already stored (buttons under such a photo)…
+    source: str = ""
+    # …or from a picture the message carries, downloaded once the request is admitted.
+    picture: Picture | None = None
+    inline_query_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,89 +58,77 @@ class Queued:
 class ImagineService:
     def __init__(
         self,
-        settings: Settings,
-        redis: Redis,
+        bot: Bot,
+        admission: Admission,
         jobs: JobQueue,
-        fair_use: FairUse,
-        community: Community,
-        blocklist: Blocklist,
+        images: ImageStore,
+        status: StatusBoard,
+        play: PlaySettings,
     ) -> None:
-        self._settings = settings
-        self._redis = redis
+        self._bot = bot
+        self._admission = admission
         self._jobs = jobs
-        self._fair_use = fair_use
-        self._community = community
-        self._blocklist = blocklist
+        self._images = images
+        self._status = status
+        self._play = play
 
-    async def admit(
-        self, raw: str | None, *, user_id: int, chat_id: int, group: bool
-    ) -> Admitted | Refused:
-        """Validate the prompt and take an in-flight slot, or say why not."""
+    async def request(self, ask: Ask) -> Queued | Refused:
+        """Admit, fetch the input picture, queue, and post the queue position if any."""
+        admitted = await self._admission.admit(ask.origin, ask.prompt)
+        if isinstance(admitted, Refused):
+            return admitted
         try:
-            raw, seed = split_seed(raw, MAX_SEED)
-            prompt = clean_prompt(raw, self._settings.prompts.prompt_max_length)
-        except SeedError:
-            return Refused(texts.BAD_SEED, {"max_seed": MAX_SEED})
-        except PromptError as exc:
-            if exc.reason == "empty":
-                return Refused(texts.USAGE)
-            return Refused(texts.TOO_LONG, {"limit": exc.limit})
-        if self._blocklist.blocks(prompt):
-            return Refused(texts.BLOCKED)
-        if self._fair_use.recently_refused(user_id):
-            return Refused(texts.SLOW_DOWN, tell=False)
-        if await self._community.is_paused() and not self._fair_use.is_admin(user_id):
-            tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
-            return Refused(texts.PAUSED, tell=tell)
-        job_id = new_job_id()
-        depth = int(await self._redis.llen(self._jobs.queue_key))
-        refusal = await self._fair_use.admit(
-            user_id, chat_id, job_id, group=group, queue_depth=depth
+            source = await self._source(ask, admitted)
+        except SourceError as exc:
+            await self._admission.release(ask.origin, admitted)
+            return Refused(exc.text, exc.values)
+        context = JobContext(
+            job_id=admitted.job_id,
+            origin=ask.origin,
+            prompt=admitted.prompt,
+            seeds=self._seeds(ask, admitted),
+            enqueued_at=time.time(),
+            action=ask.action,
+            source=source,
+            inline_query_id=ask.inline_query_id,
         )
-        if refusal is not None:
-            self._fair_use.note_refusal(user_id, refusal)
-            tell = await self._fair_use.may_tell(user_id, chat_id if group else None)
-            return self._refused(refusal, tell)
-        first_use = await self._community.first_use(user_id)
-        return Admitted(prompt, job_id, user_id, first_use, seed, depth)
+        # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
+        action = self._chat_action(context)
+        try:
+            await self._jobs.submit(context)
+        except BaseException:
+            await self._admission.release(ask.origin, admitted)
+            raise
+        finally:
+            if action is not None:
+                await action
+        position = admitted.ahead + 1 if admitted.ahead else 0
+        if position and context.action != "inline":
+            await self._status.post(context, position)
+        return Queued(context, position, admitted.first_use)
+
+    async def _source(self, ask: Ask, admitted: Admitted) -> str:
+        """The Redis key of the input image; refused requests never download anything."""
+        if ask.picture is None:
+            return ask.source
+        try:
+            data = await fetch_source(self._bot, ask.picture, self._play.max_input_bytes)
+            return await self._images.save_source(admitted.job_id, data)
+        except SourceError:
+            raise
+        except BaseException:
+            await self._admission.release(ask.origin, admitted)
+            raise
 
     @staticmethod
-    def _refused(refusal: Refusal, tell: bool) -> Refused:
-        return Refused(REFUSAL_TEXTS[refusal.reason], {"seconds": refusal.retry_after_s}, tell)
+    def _seeds(ask: Ask, admitted: Admitted) -> tuple[int, ...]:
+        first = ask.seed if ask.seed is not None else admitted.seed
+        return tuple(
+            first if first is not None and i == 0 else new_seed() for i in range(ask.count)
+        )
 
-    async def release(self, admitted: Admitted) -> None:
-        """Give the slot back when an admitted request is abandoned before it is queued."""
-        await self._fair_use.release(admitted.user_id, admitted.job_id)
-
-    async def enqueue(
-        self,
-        admitted: Admitted,
-        *,
-        chat_id: int,
-        message_id: int,
-        locale: str,
-        action: Action = "photo",
-        count: int = 1,
-        source: str = "",
-        inline_query_id: str = "",
-    ) -> Queued:
-        """Queue the admitted job; the slot is given back if Redis refuses it."""
-        ahead = admitted.ahead
-        try:
-            context = await self._jobs.submit(
-                admitted.prompt,
-                chat_id=chat_id,
-                message_id=message_id,
-                user_id=admitted.user_id,
-                job_id=admitted.job_id,
-                locale=locale,
-                seed=admitted.seed,
-                action=action,
-                count=count,
-                source=source,
-                inline_query_id=inline_query_id,
-            )
-        except BaseException:
-            await self._fair_use.release(admitted.user_id, admitted.job_id)
-            raise
-        return Queued(context, ahead + 1 if ahead else 0, admitted.first_use)
+    def _chat_action(self, context: JobContext) -> asyncio.Task[None] | None:
+        if context.action == "inline":
+            return None
+        kind = ChatAction.UPLOAD_DOCUMENT if context.action == "file" else ChatAction.UPLOAD_PHOTO
+        return asyncio.create_task(show_upload(self._bot, context.origin, kind))

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Final
 from aiogram.types import InlineQueryResultArticle, InputTextMessageContent
 
 from bot import texts
+from bot.services.admission import Refused
 from bot.services.images import VARIATIONS
-from bot.services.imagine import Refused
+from bot.services.imagine import Ask
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
     from bot.config import PlaySettings
     from bot.services.imagine import ImagineService
+    from bot.services.origin import Origin
+    from common.protocol import Keys
 
 _TAGS: Final = re.compile(r"<[^>]+>")
 
@@ -43,46 +46,34 @@ def article(result_id: str, text: str) -> InlineQueryResultArticle:
 
 class InlineService:
     def __init__(
-        self, redis: Redis, imagine: ImagineService, settings: PlaySettings, prefix: str
+        self, redis: Redis, keys: Keys, imagine: ImagineService, settings: PlaySettings
     ) -> None:
         self._redis = redis
+        self._keys = keys
         self._imagine = imagine
         self._settings = settings
-        self._prefix = prefix
 
     async def _latest(self, query: InlineQuery) -> bool:
         """Wait for the user to stop typing; True when this query is still their latest."""
-        key = f"{self._prefix}:inline:{query.from_user.id}"
+        key = self._keys.inline_latest(query.from_user.id)
         await self._redis.set(key, query.id, ex=60)
         await asyncio.sleep(self._settings.inline_debounce_s)
         latest = await self._redis.get(key)
         return bool(latest == query.id.encode())
 
     async def take(
-        self, query: InlineQuery, locale: str, translate: Callable[[str], str]
+        self, query: InlineQuery, origin: Origin, translate: Callable[[str], str]
     ) -> list[InlineQueryResultArticle] | None:
         """Queue the query's job (None: delivery answers it, or a newer query supersedes it),
         or return what to answer at once: a hint, inline mode being off, or a refusal."""
-        storage = self._settings.storage_chat_id
-        if not storage:
+        if not self._settings.storage_chat_id:
             return [article("off", translate(texts.INLINE_OFF))]
         if not query.query.strip():
             return [article("hint", translate(texts.INLINE_HINT))]
         if not await self._latest(query):
             return None
-        user_id = query.from_user.id
-        outcome = await self._imagine.admit(
-            query.query, user_id=user_id, chat_id=user_id, group=False
-        )
+        ask = Ask(origin, query.query, "inline", VARIATIONS, inline_query_id=query.id)
+        outcome = await self._imagine.request(ask)
         if isinstance(outcome, Refused):
             return [article("refused", translate(outcome.text).format(**outcome.values))]
-        await self._imagine.enqueue(
-            outcome,
-            chat_id=storage,
-            message_id=0,
-            locale=locale,
-            action="inline",
-            count=VARIATIONS,
-            inline_query_id=query.id,
-        )
         return None

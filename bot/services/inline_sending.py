@@ -9,41 +9,31 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile, InlineQueryResultCachedPhoto, InputMediaPhoto
 
 from bot import texts
-from bot.services.captions import build_caption
 from bot.services.inline import article
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from aiogram import Bot
     from aiogram.types import InlineQueryResultUnion
 
-    from bot.services.jobs import JobContext
-    from common.protocol import Result
+    from bot.services.captions import Wording
+    from bot.services.media import Outgoing
 
 log = logging.getLogger(__name__)
 
 
-async def send_inline(
-    bot: Bot,
-    context: JobContext,
-    result: Result,
-    storage_chat_id: int,
-    footer: str,
-    translate: Callable[[str, str], str],
-) -> None:
+async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
     """Upload the images to the storage chat and answer the query with them.
 
     A refused upload or an expired query (the user typed on, or took too long) is logged and
     dropped: there is no chat to apologise in. 5xx, 429 and network errors propagate, so the
     sender retries them like any other answer.
     """
-    job = context.job_id
-    seeds = context.seeds or (context.seed,)
+    context, result = out.context, out.result
+    job, seeds = context.job_id, context.seeds
     answer: list[InlineQueryResultUnion]
     if result.status == "ok":
         try:
-            file_ids = await _upload(bot, storage_chat_id, result.images, seeds)
+            file_ids = await _upload(bot, out.chat_id, result.images, seeds)
         except TelegramBadRequest as exc:
             log.error("job %s: storage chat refused the upload (%s); dropped", job, exc)
             file_ids = []
@@ -51,14 +41,14 @@ async def send_inline(
             InlineQueryResultCachedPhoto(
                 id=f"{job[:20]}-{index}",
                 photo_file_id=file_id,
-                caption=build_caption(context.prompt, seed, footer),
+                caption=wording.caption(context.prompt, seed),
             )
             for index, (file_id, seed) in enumerate(zip(file_ids, seeds, strict=False))
         ]
     else:
         answer = []
     if not answer:
-        answer = [article("failed", translate(texts.GENERATION_FAILED, context.locale))]
+        answer = [article("failed", wording.text(texts.GENERATION_FAILED, context.locale))]
     try:
         await bot.answer_inline_query(
             context.inline_query_id, answer, cache_time=0, is_personal=True

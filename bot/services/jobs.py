@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
+from bot.services.origin import Origin
 from common.protocol import (
     FAILURE_CALLBACK,
     JOB_FUNCTION,
@@ -24,7 +24,11 @@ from common.protocol import (
 if TYPE_CHECKING:
     from redis import Redis
 
+    from bot.config import DeliverySettings, PlaySettings
     from common.config import QueueSettings
+
+
+Action = Literal["photo", "file", "album", "inline"]
 
 
 class JobContext(BaseModel):
@@ -33,27 +37,41 @@ class JobContext(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     job_id: str
-    chat_id: int
-    message_id: int
-    user_id: int
+    origin: Origin
     prompt: str
-    seed: int
+    # One seed per image: one for a photo or a file, several for an album or inline answer.
+    seeds: tuple[int, ...]
     enqueued_at: float
-    locale: str = "en"
-    # photo: a photo with buttons; file: a PNG document; album: several photos, one per seed.
+    # photo: a photo with buttons; file: a PNG document; album: several photos, one per seed;
+    # inline: the images answer an inline query, uploaded first to the storage chat.
     action: Action = "photo"
-    seeds: tuple[int, ...] = ()
     # Redis key of the image-to-image input; empty for text-to-image.
     source: str = ""
-    # inline: the images answer this inline query, uploaded first to the storage chat.
     inline_query_id: str = ""
 
+    @property
+    def seed(self) -> int:
+        return self.seeds[0]
 
-Action = Literal["photo", "file", "album", "inline"]
-# SDXL Turbo's image-to-image recipe: 2 steps at strength 0.5.
-IMG2IMG_STEPS = 2
-# How long the buttons under a photo keep working.
-DEFAULT_IMAGE_TTL_S = 7 * 86_400
+    @property
+    def chat_id(self) -> int:
+        return self.origin.chat_id
+
+    @property
+    def locale(self) -> str:
+        return self.origin.locale
+
+    def requests(self) -> list[GenerationRequest]:
+        """What the worker is asked to make: one request per seed."""
+        return [
+            GenerationRequest(
+                prompt=self.prompt,
+                seed=seed,
+                format="png" if self.action == "file" else "jpeg",
+                source=self.source,
+            )
+            for seed in self.seeds
+        ]
 
 
 class ImageRecord(BaseModel):
@@ -80,67 +98,24 @@ class JobQueue:
     def __init__(
         self,
         redis: Redis,
+        keys: Keys,
         queue: QueueSettings,
-        context_ttl_s: int,
-        image_ttl_s: int = DEFAULT_IMAGE_TTL_S,
+        delivery: DeliverySettings,
+        play: PlaySettings,
     ) -> None:
         self._redis = redis
         self._settings = queue
-        self._keys = Keys(queue)
-        self._context_ttl_s = context_ttl_s
-        self._image_ttl_s = image_ttl_s
+        self._keys = keys
+        self._context_ttl_s = delivery.context_ttl_s
+        self._image_ttl_s = play.image_ttl_s
         self._queue = Queue(queue.queue_name, connection=redis, serializer=JSONSerializer)
 
-    @property
-    def queue_key(self) -> str:
-        """The Redis list RQ keeps waiting job ids in, oldest first."""
-        return str(self._queue.key)
+    async def submit(self, context: JobContext) -> None:
+        """Enqueue the job with its record; RQ's client runs off the event loop."""
+        await asyncio.to_thread(self._enqueue, context)
 
-    async def submit(
-        self,
-        prompt: str,
-        *,
-        chat_id: int,
-        message_id: int,
-        user_id: int,
-        seed: int | None = None,
-        job_id: str | None = None,
-        locale: str = "en",
-        action: Action = "photo",
-        count: int = 1,
-        source: str = "",
-        inline_query_id: str = "",
-    ) -> JobContext:
-        """Enqueue `count` images (each its own seed); RQ's client runs off the event loop."""
-        seeds = [seed if seed is not None and i == 0 else new_seed() for i in range(count)]
-        requests = [
-            GenerationRequest(
-                prompt=prompt,
-                seed=each,
-                format="png" if action == "file" else "jpeg",
-                source=source,
-                steps=IMG2IMG_STEPS if source else 1,
-            )
-            for each in seeds
-        ]
-        context = JobContext(
-            job_id=job_id or new_job_id(),
-            chat_id=chat_id,
-            message_id=message_id,
-            user_id=user_id,
-            prompt=requests[0].prompt,
-            seed=seeds[0],
-            enqueued_at=time.time(),
-            locale=locale,
-            action=action,
-            seeds=tuple(seeds),
-            source=source,
-            inline_query_id=inline_query_id,
-        )
-        await asyncio.to_thread(self._enqueue, requests, context)
-        return context
-
-    def _enqueue(self, requests: list[GenerationRequest], context: JobContext) -> None:
+    def _enqueue(self, context: JobContext) -> None:
+        requests = context.requests()
         # A lone text-to-image photo takes the micro-batched fast path; the rest run on their own.
         plain = context.action == "photo" and not context.source
         kwargs: dict[str, Any]

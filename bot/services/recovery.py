@@ -26,14 +26,15 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
 from bot.services.delivery import GROUP, honour_cancellation
-from common.protocol import Keys
 
 if TYPE_CHECKING:
     import redis
     import redis.asyncio as aredis
 
-    from bot.config import Settings
+    from bot.config import DeliverySettings
     from bot.services.delivery import Entry, ResultDelivery
+    from common.config import QueueSettings
+    from common.protocol import Keys
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,16 @@ class Recovery:
         self,
         async_redis: aredis.Redis,
         sync_redis: redis.Redis,
-        settings: Settings,
+        keys: Keys,
+        queue: QueueSettings,
+        settings: DeliverySettings,
         delivery: ResultDelivery,
     ) -> None:
         self._redis = async_redis
         self._delivery = delivery
-        self._results = Keys(settings.queue).results
-        self._settings = settings.delivery
-        self._queue = Queue(
-            settings.queue.queue_name, connection=sync_redis, serializer=JSONSerializer
-        )
+        self._results = keys.results
+        self._settings = settings
+        self._queue = Queue(queue.queue_name, connection=sync_redis, serializer=JSONSerializer)
 
     async def run(self) -> None:
         """Sweep until cancelled; a failed sweep (Redis down) is simply tried next time."""

@@ -33,13 +33,14 @@ from aiogram.types import ReplyParameters
 
 from bot import texts
 from bot.services.inline_sending import send_inline
-from bot.services.media import send_media
+from bot.services.media import Outgoing, send_media
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiogram import Bot
 
+    from bot.services.captions import Wording
     from bot.services.jobs import JobContext
     from common.protocol import Result
 
@@ -63,17 +64,10 @@ def error_text(code: str) -> str:
 
 
 class ResultSender:
-    def __init__(
-        self,
-        bot: Bot,
-        footer: str,
-        attempts: int,
-        translate: Callable[[str, str], str] = lambda text, _locale: text,
-    ) -> None:
+    def __init__(self, bot: Bot, wording: Wording, attempts: int) -> None:
         self._bot = bot
-        self._footer = footer
+        self._wording = wording
         self._attempts = attempts
-        self._translate = translate
 
     async def send(
         self, context: JobContext, result: Result, keep_alive: Callable[[], Awaitable[None]]
@@ -84,7 +78,14 @@ class ResultSender:
         failures = 0
         while True:
             try:
-                await self._send_once(context, result, chat_id, as_reply, as_photo)
+                reply = (
+                    ReplyParameters(
+                        message_id=context.origin.message_id, allow_sending_without_reply=True
+                    )
+                    if as_reply
+                    else None
+                )
+                await self._send_once(Outgoing(context, result, chat_id, reply), as_photo)
                 return Outcome.SENT
             except TelegramRetryAfter as exc:
                 failures += 1
@@ -120,25 +121,16 @@ class ResultSender:
                 return Outcome.LATER
             await _pause(delay, keep_alive)
 
-    async def _send_once(
-        self, context: JobContext, result: Result, chat_id: int, as_reply: bool, as_photo: bool
-    ) -> None:
+    async def _send_once(self, out: Outgoing, as_photo: bool) -> None:
+        context, result = out.context, out.result
         if context.action == "inline":  # no chat to reply in: the answer is the inline query's
-            await send_inline(self._bot, context, result, chat_id, self._footer, self._translate)
-            return
-        reply = (
-            ReplyParameters(message_id=context.message_id, allow_sending_without_reply=True)
-            if as_reply
-            else None
-        )
-        if as_photo:
-            await send_media(
-                self._bot, context, result, chat_id, reply, self._footer, self._translate
-            )
+            await send_inline(self._bot, out, self._wording)
+        elif as_photo:
+            await send_media(self._bot, out, self._wording)
         else:
             code = result.error if result.status == "error" else "failed"
-            text = self._translate(error_text(code), context.locale)
-            await self._bot.send_message(chat_id, text, reply_parameters=reply)
+            text = self._wording.text(error_text(code), context.locale)
+            await self._bot.send_message(out.chat_id, text, reply_parameters=out.reply)
 
 
 async def _pause(delay: float, keep_alive: Callable[[], Awaitable[None]]) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from bot.config import FeedbackSettings
     from bot.services.jobs import JobContext
+    from common.protocol import Keys
 
 log = logging.getLogger(__name__)
 TICK_S: Final = 1.0
@@ -49,35 +50,39 @@ class StatusBoard:
         redis: Redis,
         i18n: I18n,
         feedback: FeedbackSettings,
-        prefix: str,
-        queue_key: str,
+        keys: Keys,
     ) -> None:
         self._bot = bot
         self._redis = redis
         self._i18n = i18n
         self._feedback = feedback
-        self._prefix = prefix
-        self._key = f"{prefix}:status"
-        self._queue_key = queue_key
+        self._keys = keys
+        self._key = keys.status
 
     def _text(self, position: int, locale: str) -> str:
         return self._i18n.gettext(texts.IN_QUEUE, locale=locale).format(position=position)
 
-    async def post(self, context: JobContext, position: int, group: bool) -> None:
-        sent = await self._bot.send_message(
-            context.chat_id,
-            self._text(position, context.locale),
-            reply_parameters=ReplyParameters(
-                message_id=context.message_id, allow_sending_without_reply=True
-            ),
-        )
+    async def post(self, context: JobContext, position: int) -> None:
+        """Best effort: the job is queued whatever Telegram says to its status message."""
+        origin = context.origin
+        try:
+            sent = await self._bot.send_message(
+                origin.chat_id,
+                self._text(position, origin.locale),
+                reply_parameters=ReplyParameters(
+                    message_id=origin.message_id, allow_sending_without_reply=True
+                ),
+            )
+        except TelegramAPIError as exc:
+            log.warning("queue status for job %s not sent: %s", context.job_id, exc)
+            return
         status = StatusMessage(
-            chat_id=context.chat_id,
+            chat_id=origin.chat_id,
             message_id=sent.message_id,
             position=position,
             edited_at=time.time(),
-            group=group,
-            locale=context.locale,
+            group=origin.group,
+            locale=origin.locale,
         )
         await self._redis.hset(self._key, context.job_id, status.model_dump_json())
 
@@ -107,8 +112,8 @@ class StatusBoard:
         job_ids = [_text(job_id) for job_id in entries]
         async with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.lpos(self._queue_key, job_id)
-                pipe.exists(f"{self._prefix}:job:{job_id}")
+                pipe.lpos(self._keys.queue, job_id)
+                pipe.exists(self._keys.job_context(job_id))
             replies = await pipe.execute()
         now = time.time()
         for job_id, index, alive in zip(job_ids, replies[::2], replies[1::2], strict=True):

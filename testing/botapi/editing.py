@@ -5,7 +5,7 @@ from __future__ import annotations
 from .core import JSON, ApiError, ApiRequest, Context, api_method
 from .formatting import format_text
 from .objects import now, utf16_len
-from .sending import MAX_TEXT, caption_fields, inline_markup, target_chat
+from .sending import MAX_TEXT, inline_markup, target_chat
 
 CHAT_ACTIONS = frozenset(
     {
@@ -73,29 +73,6 @@ def edit_message_text(ctx: Context, req: ApiRequest) -> JSON | bool:
     if utf16_len(text) > MAX_TEXT:
         raise ApiError.bad_request("message is too long")
     return _apply_edit(message, {"text": text, "entities": entities or None}, req.params)
-
-
-@api_method("editMessageCaption")
-def edit_message_caption(ctx: Context, req: ApiRequest) -> JSON | bool:
-    if req.params.get("inline_message_id"):
-        return True
-    message = _editable(ctx, req)
-    if "text" in message:
-        raise ApiError.bad_request("there is no caption in the message to edit")
-    fields = caption_fields(req.params)
-    changes = {
-        "caption": fields.get("caption"),
-        "caption_entities": fields.get("caption_entities"),
-    }
-    return _apply_edit(message, changes, req.params)
-
-
-@api_method("editMessageReplyMarkup")
-def edit_message_reply_markup(ctx: Context, req: ApiRequest) -> JSON | bool:
-    if req.params.get("inline_message_id"):
-        return True
-    message = _editable(ctx, req)
-    return _apply_edit(message, {}, req.params)
 
 
 @api_method("deleteMessage")

@@ -56,7 +56,6 @@ class BotState:
         self.poll_generation = 0
         self.chats: dict[int, JSON] = {}
         self.history: dict[int, list[JSON]] = {}
-        self.commands: dict[str, list[JSON]] = {}
 
     def reset(self, *, history: bool = True) -> None:
         with self.lock:
@@ -66,7 +65,7 @@ class BotState:
             self.open_queries = set()
             self.allowed_updates = []
             if history:
-                self.chats, self.history, self.commands = {}, {}, {}
+                self.chats, self.history = {}, {}
             self.changed.notify_all()
         self.wake_pollers()
 

@@ -1,0 +1,100 @@
+"""Whether a request may be queued: prompt checks, pause, fair use. No Telegram here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot import texts
+from bot.services.jobs import new_job_id
+from bot.services.prompts import PromptError, SeedError, clean_prompt, split_seed
+from common.protocol import MAX_SEED
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.config import PromptSettings
+    from bot.services.community import Blocklist, Community
+    from bot.services.fairuse import FairUse, Refusal
+    from bot.services.origin import Origin
+    from common.protocol import Keys
+
+REFUSAL_TEXTS = {
+    "user_rate": texts.SLOW_DOWN,
+    "group_rate": texts.GROUP_BUSY,
+    "inflight": texts.WAIT_FOR_RUNNING,
+    "queue_full": texts.QUEUE_FULL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why not, as a text id with its values; `tell` is False when the user was told lately."""
+
+    text: str
+    values: dict[str, Any] = field(default_factory=dict)
+    tell: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    prompt: str
+    job_id: str
+    first_use: bool
+    # Asked for with `--seed N`; None draws a fresh one.
+    seed: int | None = None
+    # Jobs waiting when the request was admitted: its place in the queue, without asking
+    # Redis again on the way to the enqueue.
+    ahead: int = 0
+
+
+class Admission:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        prompts: PromptSettings,
+        fair_use: FairUse,
+        community: Community,
+        blocklist: Blocklist,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._prompts = prompts
+        self._fair_use = fair_use
+        self._community = community
+        self._blocklist = blocklist
+
+    async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused:
+        """Validate the prompt and take an in-flight slot, or say why not."""
+        try:
+            raw, seed = split_seed(raw, MAX_SEED)
+            prompt = clean_prompt(raw, self._prompts.prompt_max_length)
+        except SeedError:
+            return Refused(texts.BAD_SEED, {"max_seed": MAX_SEED})
+        except PromptError as exc:
+            if exc.reason == "empty":
+                return Refused(texts.USAGE)
+            return Refused(texts.TOO_LONG, {"limit": exc.limit})
+        if self._blocklist.blocks(prompt):
+            return Refused(texts.BLOCKED)
+        if self._fair_use.recently_refused(origin.user_id):
+            return Refused(texts.SLOW_DOWN, tell=False)
+        if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
+            return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
+        job_id = new_job_id()
+        depth = int(await self._redis.llen(self._keys.queue))
+        refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
+        if refusal is not None:
+            self._fair_use.note_refusal(origin.user_id, refusal)
+            return self._refused(refusal, await self._fair_use.may_tell(origin))
+        first_use = await self._community.first_use(origin.user_id)
+        return Admitted(prompt, job_id, first_use, seed, depth)
+
+    async def release(self, origin: Origin, admitted: Admitted) -> None:
+        """Give the slot back when an admitted request is abandoned before it is queued."""
+        await self._fair_use.release(origin.user_id, admitted.job_id)
+
+    @staticmethod
+    def _refused(refusal: Refusal, tell: bool) -> Refused:
+        return Refused(REFUSAL_TEXTS[refusal.reason], {"seconds": refusal.retry_after_s}, tell)

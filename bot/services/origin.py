@@ -1,0 +1,62 @@
+"""Where a request came from and where its answer goes, built once per update.
+
+Every prompt path (typed, captioned picture, button press, inline query) starts from an
+`Origin`; admission, the job record and delivery all read it instead of passing chat, message,
+user and locale on one by one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from aiogram.enums import ChatType
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from aiogram.types import CallbackQuery, InlineQuery, Message
+
+GROUPS: Final = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+
+
+class Origin(BaseModel):
+    """Who asks, in which chat, and the message the answer replies to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    chat_id: int
+    # The message the answer replies to; 0 where there is none (inline mode).
+    message_id: int
+    group: bool
+    locale: str
+    # Forum topic of the request, so chat actions show in the right topic.
+    thread_id: int | None = None
+
+    @classmethod
+    def of_message(cls, message: Message, locale: str) -> Origin:
+        # A channel or an anonymous admin posting in a group counts as its chat.
+        user_id = message.from_user.id if message.from_user else message.chat.id
+        return cls(
+            user_id=user_id,
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            group=message.chat.type in GROUPS,
+            locale=locale,
+            thread_id=message.message_thread_id if message.is_topic_message else None,
+        )
+
+    @classmethod
+    def of_press(cls, query: CallbackQuery, message: Message, locale: str) -> Origin:
+        """A button press: the presser asks; the answer replies to the button's message."""
+        return cls.of_message(message, locale).model_copy(update={"user_id": query.from_user.id})
+
+    @classmethod
+    def of_inline(cls, query: InlineQuery, storage_chat_id: int, locale: str) -> Origin:
+        """An inline query: pictures go to the storage chat first, then into the answer."""
+        return cls(
+            user_id=query.from_user.id,
+            chat_id=storage_chat_id,
+            message_id=0,
+            group=False,
+            locale=locale,
+        )

@@ -1,0 +1,46 @@
+"""Jobs as the bot records them, for tests and benchmarks that queue work without Telegram."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bot.config import DeliverySettings, PlaySettings
+from bot.services.jobs import JobContext, JobQueue, new_job_id, new_seed
+from bot.services.origin import Origin
+from common.config import QueueSettings
+from common.protocol import Keys
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from bot.services.jobs import Action
+
+KEYS = Keys(QueueSettings())
+
+
+def job_queue(client: Redis) -> JobQueue:
+    return JobQueue(client, KEYS, QueueSettings(), DeliverySettings(), PlaySettings())
+
+
+def job_context(
+    prompt: str,
+    chat_id: int = 1,
+    message_id: int = 2,
+    seed: int | None = None,
+    action: Action = "photo",
+    count: int = 1,
+) -> JobContext:
+    """A job asked for by user `chat_id` in their private chat."""
+    origin = Origin(
+        user_id=chat_id, chat_id=chat_id, message_id=message_id, group=False, locale="en"
+    )
+    seeds = tuple(seed if seed is not None and i == 0 else new_seed() for i in range(count))
+    return JobContext(
+        job_id=new_job_id(),
+        origin=origin,
+        prompt=prompt,
+        seeds=seeds,
+        enqueued_at=time.time(),
+        action=action,
+    )
