@@ -24,6 +24,7 @@ from bench.report import append, table
 from common.config import QueueSettings
 from common.protocol import Keys
 from testing.jobs import job_context, job_queue
+from testing.safety_models import save_classifier
 from testing.support import Process, RedisServer
 from testing.synthetic import save_pipeline
 
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         model = save_pipeline("tiny", workdir / "model")
         server = RedisServer(workdir).start()
-        worker = Process("worker", {"REDIS_URL": server.url, "MODEL_ID": str(model)}, workdir)
+        safety = save_classifier(workdir / "safety")
+        env = {"REDIS_URL": server.url, "MODEL_ID": str(model), "SAFETY_MODEL_ID": str(safety)}
+        worker = Process("worker", env, workdir)
         try:
             worker.wait_for_output(r"ready: listening", timeout=300)
             client = redis.Redis.from_url(server.url)

@@ -29,6 +29,7 @@ from rq.serializers import JSONSerializer
 
 from bench.report import append, percentile, table
 from testing.botapi import FakeBotAPI
+from testing.safety_models import save_classifier
 from testing.support import TOKEN, Process, RedisServer
 from testing.synthetic import save_pipeline
 
@@ -58,7 +59,13 @@ class System:
         common = {"REDIS_URL": self.redis.url, "RESULT_TTL_S": "3600"}
         self.worker = Process(
             "worker",
-            {**common, "MODEL_ID": str(model), "DEVICE": "cpu", "MAX_BATCH": str(max_batch)},
+            {
+                **common,
+                "MODEL_ID": str(model),
+                "SAFETY_MODEL_ID": str(save_classifier(workdir / "safety")),
+                "DEVICE": "cpu",
+                "MAX_BATCH": str(max_batch),
+            },
             workdir,
         )
         self.worker.wait_for_output(r"ready: listening", timeout=300)

@@ -22,6 +22,8 @@ from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
 from bot.services.admission import Admission
 from bot.services.captions import Wording
+from bot.services.chat_rules import ChatAdmins, ChatRules
+from bot.services.chat_settings import ChatSettingsStore
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
@@ -31,6 +33,8 @@ from bot.services.inline import InlineService
 from bot.services.jobs import JobQueue
 from bot.services.play import PlayService
 from bot.services.recovery import Recovery
+from bot.services.screening import Screening
+from bot.services.sending import ResultSender
 from bot.services.status import StatusBoard
 from common.protocol import Keys
 
@@ -75,6 +79,9 @@ class Services:
     status: StatusBoard
     play: PlayService
     inline: InlineService
+    chat_settings: ChatSettingsStore
+    chat_rules: ChatRules
+    screening: Screening
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -96,7 +103,9 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     fair_use = FairUse(async_redis, keys, settings.redis, settings.limits, settings.queue)
     community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
-    admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)
+    chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
+    chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
+    admission = Admission(settings.prompts, fair_use, community, blocklist, chat_rules)
     i18n = build_i18n(settings.feedback.default_locale)
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
@@ -114,6 +123,9 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         status=status,
         play=PlayService(imagine, images),
         inline=InlineService(async_redis, keys, imagine, settings.play),
+        chat_settings=chat_settings,
+        chat_rules=chat_rules,
+        screening=Screening(chat_settings, fair_use),
     )
 
 
@@ -164,13 +176,10 @@ async def run(settings: Settings) -> None:
         socket_connect_timeout=5,
         socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
     )
+    wording = Wording(settings.prompts.caption_footer, services.i18n)
+    sender = ResultSender(bot, wording, settings.delivery.send_attempts, services.screening)
     delivery = ResultDelivery(
-        bot,
-        stream_redis,
-        services.keys,
-        settings.delivery,
-        Wording(settings.prompts.caption_footer, services.i18n),
-        on_done=services.job_done,
+        sender, stream_redis, services.keys, settings.delivery, on_done=services.job_done
     )
     recovery = Recovery(
         services.redis,

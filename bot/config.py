@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
@@ -129,6 +129,21 @@ class PlaySettings(BaseSettings):
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
 
 
+Policy = Literal["off", "blur", "block"]
+
+
+class SafetySettings(BaseSettings):
+    """What each chat does with a picture the worker's classifier flagged, unless its admins
+    chose otherwise: `block` withholds it, `blur` sends it under a spoiler, `off` as is."""
+
+    model_config = ENV
+
+    safety_group_default: Policy = "block"
+    safety_private_default: Policy = "blur"
+    # false: no chat may choose `off`, and chats that had chosen it get their default again.
+    safety_allow_off: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -140,6 +155,7 @@ class Settings:
     access: AccessSettings
     feedback: FeedbackSettings
     play: PlaySettings
+    safety: SafetySettings
 
 
 def load_settings() -> Settings:
@@ -154,4 +170,5 @@ def load_settings() -> Settings:
         access=AccessSettings(),
         feedback=FeedbackSettings(),
         play=PlaySettings(),
+        safety=SafetySettings(),
     )

@@ -6,13 +6,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from aiogram.types import TelegramObject, User
+from aiogram.types import Chat, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from redis.exceptions import RedisError
 
+from bot.services.origin import GROUPS
+
 if TYPE_CHECKING:
+    from bot.services.chat_settings import ChatSettingsStore
     from bot.services.community import Community
 
 SOURCE_DIR: Final = Path(__file__).parent / "locales"
@@ -47,9 +50,15 @@ def locale_for(language_code: str | None, default: str) -> str:
 
 
 class UserLocaleMiddleware(I18nMiddleware):
-    """A language picked with /language wins; otherwise the user's Telegram language."""
+    """In a group whose admins chose a language, that one; elsewhere a language picked with
+    /language wins; otherwise the user's Telegram language."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None and chat.type in GROUPS:
+            group_language = await _group_language(data["chat_settings"], chat.id)
+            if group_language in LANGUAGES:
+                return group_language
         user: User | None = data.get("event_from_user")
         if user is None:
             return self.i18n.default_locale
@@ -62,3 +71,10 @@ class UserLocaleMiddleware(I18nMiddleware):
         if chosen in LANGUAGES:
             return chosen
         return locale_for(user.language_code, self.i18n.default_locale)
+
+
+async def _group_language(chats: ChatSettingsStore, chat_id: int) -> str:
+    try:
+        return (await chats.get(chat_id)).language
+    except RedisError:
+        return ""  # as for a user's choice: Redis down, Telegram's language it is

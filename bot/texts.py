@@ -20,6 +20,8 @@ HELP: Final = (
     "/imagine &lt;prompt&gt; — draw a picture (in a private chat plain text works too; "
     "in groups you can also write @{bot} &lt;prompt&gt;)\n"
     "/language — English or Russian\n"
+    "/settings — this chat's settings (in groups, for its admins)\n"
+    "/safety off|blur|block — what happens to pictures the safety check flags\n"
     "/license — licence of the images\n"
     "/help — this message\n\n"
     "Example: <code>/imagine a fox in the snow, watercolor</code>\n\n"
@@ -28,6 +30,11 @@ HELP: Final = (
     "<code>/imagine --seed 42 a red fox</code> makes the same picture every time.\n"
     "Send a photo with a caption, or reply to a photo with text, to redraw it.\n"
     "In any chat, type @{bot} and a prompt to pick a fresh picture.\n\n"
+    "<b>Safety</b>\n"
+    "Every picture is checked by an image classifier before it is sent. Each chat chooses "
+    "what happens to a flagged one: <b>block</b> — not sent; <b>blur</b> — sent under a "
+    "spoiler, tap to see; <b>off</b> — sent as is. By default: {group_default} in groups, "
+    "{private_default} in private chats. Flagged pictures are never offered inline.\n\n"
     "Images are made by Stability AI's SDXL Turbo, whose licence allows "
     "<b>non-commercial use only</b>."
 )
@@ -96,3 +103,47 @@ PHOTO_NEEDS_CAPTION: Final = (
 )
 INLINE_OFF: Final = "Inline mode is off on this bot. Send /imagine in a chat with it instead."
 INLINE_HINT: Final = "Type a prompt after the bot's name to draw it, e.g. a fox in the snow."
+
+DRAWING_OFF: Final = "Drawing is turned off in this group by its admins."
+ADMINS_ONLY_DRAWING: Final = "In this group only its admins can ask for pictures."
+SAFETY_HELD: Final = "This chat's safety setting held back a picture the safety check flagged."
+SAFETY_HELD_INLINE: Final = "The safety check held these pictures back. Try another prompt."
+
+SETTINGS_ADMINS_ONLY: Final = "Only this group's admins can change its settings."
+SETTINGS_NOT_ALLOWED: Final = "The bot's operator does not allow that setting."
+SETTINGS_SAVED: Final = "Saved."
+SAFETY_USAGE: Final = (
+    "This chat's safety policy: <b>{policy}</b>.\n"
+    "Change it with <code>/safety block</code>, <code>/safety blur</code> or "
+    "<code>/safety off</code> ({choices})."
+)
+SAFETY_SET: Final = "This chat's safety policy is now <b>{policy}</b>."
+SETTINGS_PANEL: Final = (
+    "<b>Settings of this chat</b>\n"
+    "Every picture is checked by an image classifier before it is sent. "
+    "The safety policy decides what happens to a flagged one:\n"
+    "• block — not sent\n"
+    "• blur — sent under a spoiler, tap to see\n"
+    "• off — sent as is\n\n"
+    "Safety: <b>{policy}</b>"
+)
+SETTINGS_GROUP: Final = (
+    "Who may draw: <b>{who}</b>\n"
+    "Pictures in this group: at most <b>{rate}</b> per {seconds} s\n"
+    "Drawing: <b>{drawing}</b>\n"
+    "Language: <b>{language}</b>"
+)
+# Policy names and on/off states as the panel shows them; the commands keep English words.
+STATE_OFF: Final = "off"
+STATE_ON: Final = "on"
+POLICY_BLUR: Final = "blur"
+POLICY_BLOCK: Final = "block"
+WHO_ALL: Final = "everyone"
+WHO_ADMINS: Final = "admins only"
+LANGUAGE_EACH: Final = "each member's own"
+BUTTON_WHO_ALL: Final = "👥 Everyone"
+BUTTON_WHO_ADMINS: Final = "🛡 Admins only"
+BUTTON_DRAWING_ON: Final = "▶️ Drawing on"
+BUTTON_DRAWING_OFF: Final = "⏸ Drawing off"
+BUTTON_LANGUAGE_EACH: Final = "🌐 Each member's own"
+BUTTON_RATE: Final = "{rate} per {seconds} s"

@@ -55,10 +55,18 @@ class Result(BaseModel):
     generation_ms: float = 0.0
     # Images after the first, for jobs that make several (variations).
     more: tuple[bytes, ...] = ()
+    # Per image, in order: the safety classifier's unsafe score and whether it reached the
+    # worker's threshold. Empty when the worker checks nothing (SAFETY_MODEL_ID empty).
+    scores: tuple[float, ...] = ()
+    flagged: tuple[bool, ...] = ()
 
     @property
     def images(self) -> list[bytes]:
         return [self.image, *self.more]
+
+    def is_flagged(self, index: int) -> bool:
+        """Whether image `index` was flagged; unchecked images never are."""
+        return index < len(self.flagged) and self.flagged[index]
 
     def to_fields(self) -> dict[str, bytes | str | float]:
         fields: dict[str, bytes | str | float] = {
@@ -72,6 +80,10 @@ class Result(BaseModel):
         # Numbered fields keep single-image entries exactly as older bots read them.
         for index, data in enumerate(self.more, start=1):
             fields[f"image.{index}"] = data
+        if self.flagged:
+            # Written only when checked, so older bots read the entry exactly as before.
+            fields["scores"] = ",".join(f"{score:.4f}" for score in self.scores)
+            fields["flagged"] = "".join("1" if flag else "0" for flag in self.flagged)
         return fields
 
     @classmethod
@@ -87,7 +99,16 @@ class Result(BaseModel):
             error=text("error"),
             generation_ms=float(text("generation_ms") or 0.0),
             more=tuple(_numbered(fields)),
+            scores=_scores(text("scores")),
+            flagged=tuple(flag == "1" for flag in text("flagged")),
         )
+
+
+def _scores(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part)
+    except ValueError:
+        return ()
 
 
 def _numbered(fields: dict[bytes, bytes]) -> list[bytes]:
@@ -172,6 +193,10 @@ class Keys:
 
     def locale(self, user_id: int) -> str:
         return self._key("locale", user_id)
+
+    def chat_settings(self, chat_id: int) -> str:
+        """A chat's own settings (safety policy, who may draw, rate, language) as JSON."""
+        return self._key("chat", chat_id)
 
     def told(self, chat_id: int) -> str:
         """Set once a chat outside the allow-list has been told so."""

@@ -44,6 +44,22 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_pipeline("tiny", tmp_path_factory.mktemp("tiny-sdxl"))
 
 
+@pytest.fixture(scope="session")
+def flag_all(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny image safety classifier that flags every picture."""
+    from testing.safety_models import save_classifier
+
+    return save_classifier(tmp_path_factory.mktemp("flag-all"), verdict="nsfw")
+
+
+@pytest.fixture(scope="session")
+def flag_none(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, flagging nothing."""
+    from testing.safety_models import save_classifier
+
+    return save_classifier(tmp_path_factory.mktemp("flag-none"), verdict="normal")
+
+
 def _start_botapi() -> FakeBotAPI:
     from testing.botapi import FakeBotAPI
 
@@ -73,6 +89,8 @@ class Spawner:
         return process
 
     def worker(self, redis_url: str, model: Path, module: str = "worker", **env: str) -> Process:
+        # Without a classifier of its own a test's worker checks nothing (no hub downloads).
+        env = {"safety_model_id": "", **env}
         worker = self(module, redis_url=redis_url, model_id=str(model), device="cpu", **env)
         worker.wait_for_output(r"ready: listening", timeout=120)
         return worker
@@ -109,13 +127,20 @@ class Stack:
     """A private Redis, the fake Bot API, a warm worker and a polling bot, wired together."""
 
     def __init__(
-        self, workdir: Path, model: Path, *, worker: bool = True, bot: bool = True, **bot_env: str
+        self,
+        workdir: Path,
+        model: Path,
+        *,
+        worker: bool = True,
+        bot: bool = True,
+        worker_env: dict[str, str] | None = None,
+        **bot_env: str,
     ) -> None:
         self.model = model
         self.redis = RedisServer(workdir).start()
         self.botapi = _start_botapi()
         self.spawn = Spawner(workdir)
-        self.worker = self.start_worker() if worker else None
+        self.worker = self.start_worker(**(worker_env or {})) if worker else None
         self.bot = self.spawn.bot(self.redis.url, self.botapi, **bot_env) if bot else None
 
     def start_worker(self, **env: str) -> Process:

@@ -354,3 +354,23 @@ def test_sync_waits_and_reset(server: FakeBotAPI) -> None:
         server.wait_for("sendPhoto", timeout=0.2)
     server.reset()
     assert server.calls == [] and server.messages(-1001234) == []
+
+
+@pytest.mark.asyncio
+async def test_chat_member_roles_and_spoilers(server: FakeBotAPI, bot: Bot) -> None:
+    group = -1009876
+    server.set_role(group, 7, "creator")
+    server.set_role(group, 8, "administrator")
+    roles = [(await bot.get_chat_member(group, user)).status for user in (7, 8, 9)]
+    assert roles == ["creator", "administrator", "member"]
+    with pytest.raises(TelegramBadRequest, match="member not found"):
+        await bot.get_chat_member(CHAT, 12345)
+    photo = await bot.send_photo(CHAT, BufferedInputFile(_png((8, 8)), "a.png"), has_spoiler=True)
+    media: list[MediaUnion] = [
+        InputMediaPhoto(media=BufferedInputFile(_png((8, 8)), "b.png"), has_spoiler=True),
+        InputMediaPhoto(media=BufferedInputFile(_png((8, 8)), "c.png")),
+    ]
+    album = await bot.send_media_group(CHAT, media)
+    assert [photo.has_media_spoiler, *(m.has_media_spoiler for m in album)] == [True, True, None]
+    stored = [m.get("has_media_spoiler", False) for m in server.messages(CHAT)]
+    assert stored == [True, True, False]

@@ -84,7 +84,7 @@ def test_image_to_image_is_seeded_and_follows_the_input(engine: Engine, redis_ur
 
     def make(source: str, seed: int) -> bytes:
         request = GenerationRequest(prompt="a fox", seed=seed, source=source, steps=2)
-        return make_images(engine, [request], client)[0]
+        return make_images(engine, [request], client).images[0]
 
     red = _image(make("in:red", 1), "JPEG")
     assert make("in:red", 1) == make("in:red", 1)

@@ -12,9 +12,11 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
+from common.protocol import IMAGE_SIZE
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
 from worker.lifecycle import run_worker
+from worker.safety import load_checker, set_checker
 
 log = logging.getLogger("worker")
 
@@ -34,7 +36,16 @@ def main() -> int:
         return 2
     engine = load_engine(settings.model, settings.speed)
     set_engine(engine)
+    # The classifier shares the pipeline's device and precision; on CUDA each batch size is
+    # warmed up (kernels are picked per shape), elsewhere one image is enough.
+    checker = load_checker(settings.safety, engine.device, engine.pipe.unet.dtype)
+    set_checker(checker)
     if settings.model.warmup:
+        if checker is not None:
+            sizes = range(1, settings.speed.max_batch + 1) if engine.device.type == "cuda" else [1]
+            log.info(
+                "safety warm-up took %.0f ms", checker.warm_up(list(sizes), IMAGE_SIZE, IMAGE_SIZE)
+            )
         log.info("warm-up generation took %.0f ms", engine.warm_up())
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)

@@ -25,6 +25,7 @@ from rq.worker.base import WorkerStatus
 from common.protocol import JOB_FUNCTION, GenerationRequest
 from worker.engine import get_engine
 from worker.jobs import Outcome, discard_outcome, store_outcome
+from worker.safety import checked
 
 if TYPE_CHECKING:
     from rq.executions import Execution
@@ -109,14 +110,18 @@ class BatchWorker(SimpleWorker):
             started = time.perf_counter()
             try:
                 with self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id):
-                    images = get_engine().generate([request for _, request in group])
+                    engine = get_engine()
+                    pixels = engine.pixels([request for _, request in group])
+                    made = checked(pixels, engine.jpeg.encode)
             except Exception as exc:
                 for job, _ in group:
                     store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
-            for (job, _), image in zip(group, images, strict=True):
-                outcome = Outcome(image=image, generation_ms=elapsed_ms, batch_size=len(group))
+            for index, (job, _) in enumerate(group):
+                outcome = Outcome(
+                    made=made.one(index), generation_ms=elapsed_ms, batch_size=len(group)
+                )
                 store_outcome(job.id, outcome)
 
     def _perform_prepared(self, job: Job, queue: Queue, execution: Execution) -> None:

@@ -59,10 +59,29 @@ class SpeedSettings(BaseSettings):
     gpu_jpeg: bool = True
 
 
+class SafetySettings(BaseSettings):
+    """The image classifier every picture passes before it leaves the worker."""
+
+    model_config = ENV
+
+    # Hub id, or a local directory written by `save_pretrained`; empty turns the check off
+    # (no picture is ever flagged, whatever a chat's policy says).
+    safety_model_id: str = "Falconsai/nsfw_image_detection"
+    # Comma-separated labels of the model that count as unsafe.
+    safety_labels: str = "nsfw"
+    # A picture is flagged when the probability of an unsafe label reaches this.
+    safety_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @property
+    def labels(self) -> list[str]:
+        return [label.strip() for label in self.safety_labels.split(",") if label.strip()]
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     model: ModelSettings
     speed: SpeedSettings
+    safety: SafetySettings
     redis: RedisSettings
     queue: QueueSettings
 
@@ -72,6 +91,7 @@ def load_settings() -> Settings:
     return Settings(
         model=ModelSettings(),
         speed=SpeedSettings(),
+        safety=SafetySettings(),
         redis=RedisSettings(),
         queue=QueueSettings(),
     )

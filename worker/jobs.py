@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rq import get_current_job
@@ -13,6 +13,7 @@ from rq import get_current_job
 from common.failures import on_failure, publish
 from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
+from worker.safety import Checked, checked
 
 __all__ = ["generate", "on_failure", "publish"]
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What a batched engine call produced for one job, before the job itself runs."""
 
-    image: bytes = b""
+    made: Checked = field(default_factory=lambda: Checked([], []))
     error: BaseException | None = None
     generation_ms: float = 0.0
     batch_size: int = 1
@@ -54,14 +55,22 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
     outcome = _outcomes.pop(job.id, None)
     if outcome is None:
         started = time.perf_counter()
-        (image,) = get_engine().generate([valid])
-        outcome = Outcome(image=image, generation_ms=(time.perf_counter() - started) * 1000)
+        engine = get_engine()
+        made = checked(engine.pixels([valid]), engine.jpeg.encode)
+        outcome = Outcome(made=made, generation_ms=(time.perf_counter() - started) * 1000)
     if outcome.error is not None:
         raise outcome.error
-    elapsed_ms, image = outcome.generation_ms, outcome.image
-    publish(
-        job.connection, Result(job_id=job.id, status="ok", image=image, generation_ms=elapsed_ms)
+    elapsed_ms, made = outcome.generation_ms, outcome.made
+    (image,) = made.images
+    result = Result(
+        job_id=job.id,
+        status="ok",
+        image=image,
+        generation_ms=elapsed_ms,
+        scores=made.scores,
+        flagged=made.flagged,
     )
+    publish(job.connection, result)
     log.info(
         "job=%s seed=%d generation_ms=%.1f batch=%d bytes=%d",
         job.id,

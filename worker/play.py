@@ -21,6 +21,7 @@ from rq import get_current_job
 from common.failures import publish
 from common.protocol import IMAGE_SIZE, GenerationRequest, Result
 from worker.engine import get_engine
+from worker.safety import Checked, checked
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,8 +117,9 @@ def to_png(pixels: torch.Tensor) -> list[bytes]:
 
 def make_images(
     engine: Engine, requests: Sequence[GenerationRequest], connection: Redis
-) -> list[bytes]:
-    """Encoded images for requests that share their format and input image."""
+) -> Checked:
+    """Encoded images, with their safety verdicts, for requests that share their format and
+    input image."""
     first = requests[0]
     if any((r.format, r.source) != (first.format, first.source) for r in requests):
         raise ValueError("one job's requests must share format and input image")
@@ -128,7 +130,7 @@ def make_images(
         pixels = img2img_pixels(engine, requests, [fit(data)] * len(requests))
     else:
         pixels = engine.pixels(requests)
-    return to_png(pixels) if first.format == "png" else engine.jpeg.encode(pixels)
+    return checked(pixels, to_png if first.format == "png" else engine.jpeg.encode)
 
 
 def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,7 +142,8 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
     if not 1 <= len(valid) <= 10:
         raise ValueError("a job makes 1 to 10 images")
     started = time.perf_counter()
-    images = make_images(get_engine(), valid, job.connection)
+    made = make_images(get_engine(), valid, job.connection)
+    images = made.images
     elapsed_ms = (time.perf_counter() - started) * 1000
     mime = "image/png" if valid[0].format == "png" else "image/jpeg"
     result = Result(
@@ -150,6 +153,8 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
         more=tuple(images[1:]),
         mime=mime,
         generation_ms=elapsed_ms,
+        scores=made.scores,
+        flagged=made.flagged,
     )
     publish(job.connection, result)
     log.info(

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, buttons, fallback, imagine, inline, language, pictures, start
+from bot.handlers import (
+    admin,
+    buttons,
+    chat_settings,
+    fallback,
+    imagine,
+    inline,
+    language,
+    pictures,
+    start,
+)
 
 
 def build_router() -> Router:
@@ -18,6 +28,7 @@ def build_router() -> Router:
         start.router,
         admin.router,
         language.router,
+        chat_settings.router,
         buttons.router,
         inline.router,
         fallback.router,

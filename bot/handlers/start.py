@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
@@ -9,15 +11,23 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 router = Router(name=__name__)
 
 
 @router.message(CommandStart())
 @router.message(Command("help"))
-async def help_message(message: Message, bot: Bot) -> None:
+async def help_message(message: Message, bot: Bot, settings: Settings) -> None:
     """Explain the bot."""
     me = await bot.me()
-    await message.answer(_(texts.HELP).format(bot=me.username), disable_web_page_preview=True)
+    text = _(texts.HELP).format(
+        bot=me.username,
+        group_default=settings.safety.safety_group_default,
+        private_default=settings.safety.safety_private_default,
+    )
+    await message.answer(text, disable_web_page_preview=True)
 
 
 @router.message(Command("license", "licence"))

@@ -11,13 +11,11 @@ from bot.services.prompts import PromptError, SeedError, clean_prompt, split_see
 from common.protocol import MAX_SEED
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from bot.config import PromptSettings
+    from bot.services.chat_rules import ChatRules
     from bot.services.community import Blocklist, Community
     from bot.services.fairuse import FairUse, Refusal
     from bot.services.origin import Origin
-    from common.protocol import Keys
 
 REFUSAL_TEXTS = {
     "user_rate": texts.SLOW_DOWN,
@@ -51,15 +49,13 @@ class Admitted:
 class Admission:
     def __init__(
         self,
-        redis: Redis,
-        keys: Keys,
         prompts: PromptSettings,
         fair_use: FairUse,
         community: Community,
         blocklist: Blocklist,
+        chats: ChatRules,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self._chats = chats
         self._prompts = prompts
         self._fair_use = fair_use
         self._community = community
@@ -82,9 +78,14 @@ class Admission:
             return Refused(texts.SLOW_DOWN, tell=False)
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
             return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
+        chat = await self._chats.check(origin)
+        if chat.refusal:
+            return Refused(chat.refusal, tell=await self._fair_use.may_tell(origin))
         job_id = new_job_id()
-        depth = int(await self._redis.llen(self._keys.queue))
-        refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
+        depth = await self._fair_use.queue_depth()
+        refusal = await self._fair_use.admit(
+            origin, job_id, queue_depth=depth, group_rate=chat.group_rate
+        )
         if refusal is not None:
             self._fair_use.note_refusal(origin.user_id, refusal)
             return self._refused(refusal, await self._fair_use.may_tell(origin))

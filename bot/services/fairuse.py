@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
@@ -82,9 +82,22 @@ class FairUse:
     def is_admin(self, user_id: int) -> bool:
         return user_id in self._settings.admin_ids
 
-    async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
-        """Check every limit; on success the job holds an in-flight slot and rates are charged."""
+    async def queue_depth(self) -> int:
+        return int(await self._redis.llen(self._keys.queue))
+
+    def _group_rate_of(self, amount: int) -> RateLimitItem:
+        """GROUP_RATE, or a group's own lower amount over the same window."""
+        if not amount or amount == self._group_rate.amount:
+            return self._group_rate
+        return type(self._group_rate)(amount, self._group_rate.multiples)
+
+    async def admit(
+        self, origin: Origin, job_id: str, *, queue_depth: int, group_rate: int = 0
+    ) -> Refusal | None:
+        """Check every limit; on success the job holds an in-flight slot and rates are charged.
+        `group_rate` is the group's own pictures per GROUP_RATE window (0: GROUP_RATE's)."""
         user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
+        chat_rate = self._group_rate_of(group_rate)
         if self.is_admin(user_id):
             await self.hold(user_id, job_id)
             return None
@@ -95,14 +108,12 @@ class FairUse:
             await self.release(user_id, job_id)
             return Refusal("inflight", 5)
         refusal: Refusal | None = None
-        if group and not await self._limiter.test(self._group_rate, "group", str(chat_id)):
-            refusal = Refusal(
-                "group_rate", await self._reset_in(self._group_rate, "group", chat_id)
-            )
+        if group and not await self._limiter.test(chat_rate, "group", str(chat_id)):
+            refusal = Refusal("group_rate", await self._reset_in(chat_rate, "group", chat_id))
         elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
             refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
         elif group:
-            await self._limiter.hit(self._group_rate, "group", str(chat_id))
+            await self._limiter.hit(chat_rate, "group", str(chat_id))
         if refusal:
             await self.release(user_id, job_id)
         return refusal

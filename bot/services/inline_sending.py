@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from bot.services.captions import Wording
     from bot.services.media import Outgoing
+    from bot.services.screening import Picture
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,12 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
     dropped: there is no chat to apologise in. 5xx, 429 and network errors propagate, so the
     sender retries them like any other answer.
     """
-    context, result = out.context, out.result
-    job, seeds = context.job_id, context.seeds
-    answer: list[InlineQueryResultUnion]
-    if result.status == "ok":
+    context, pictures = out.context, out.screened.pictures
+    job = context.job_id
+    answer: list[InlineQueryResultUnion] = []
+    if pictures:
         try:
-            file_ids = await _upload(bot, out.chat_id, result.images, seeds)
+            file_ids = await _upload(bot, out.chat_id, pictures)
         except TelegramBadRequest as exc:
             log.error("job %s: storage chat refused the upload (%s); dropped", job, exc)
             file_ids = []
@@ -41,14 +42,14 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
             InlineQueryResultCachedPhoto(
                 id=f"{job[:20]}-{index}",
                 photo_file_id=file_id,
-                caption=wording.caption(context.prompt, seed),
+                caption=wording.caption(context.prompt, picture.seed),
             )
-            for index, (file_id, seed) in enumerate(zip(file_ids, seeds, strict=False))
+            for index, (file_id, picture) in enumerate(zip(file_ids, pictures, strict=False))
         ]
-    else:
-        answer = []
     if not answer:
-        answer = [article("failed", wording.text(texts.GENERATION_FAILED, context.locale))]
+        # Flagged pictures are never offered inline: say so rather than "could not draw".
+        text = texts.SAFETY_HELD_INLINE if out.screened.held else texts.GENERATION_FAILED
+        answer = [article("failed", wording.text(text, context.locale))]
     try:
         await bot.answer_inline_query(
             context.inline_query_id, answer, cache_time=0, is_personal=True
@@ -57,13 +58,8 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
         log.info("job %s: inline query no longer answerable (%s)", job, exc)
 
 
-async def _upload(
-    bot: Bot, chat_id: int, images: list[bytes], seeds: tuple[int, ...]
-) -> list[str]:
-    files = [
-        BufferedInputFile(image, filename=f"{seed}.jpg")
-        for image, seed in zip(images, seeds, strict=False)
-    ]
+async def _upload(bot: Bot, chat_id: int, pictures: tuple[Picture, ...]) -> list[str]:
+    files = [BufferedInputFile(p.data, filename=f"{p.seed}.jpg") for p in pictures]
     if len(files) == 1:
         sent = [await bot.send_photo(chat_id, files[0])]
     else:

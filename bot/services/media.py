@@ -1,12 +1,20 @@
-"""The media answer of a finished job: a photo with buttons, a PNG document, or an album."""
+"""The media answer of a finished job: a photo with buttons, a PNG document, or an album.
+
+What is sent is what the chat's safety policy lets through (`screening.py`): flagged photos
+may carry a spoiler, held-back pictures are left out, and when all are held the requester
+gets one short notice instead (or nothing, if they heard one a moment ago).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aiogram.exceptions import AiogramError
 from aiogram.types import BufferedInputFile, InputMediaPhoto
 
+from bot import texts
 from bot.services.images import image_keyboard
 
 if TYPE_CHECKING:
@@ -15,6 +23,7 @@ if TYPE_CHECKING:
 
     from bot.services.captions import Wording
     from bot.services.jobs import JobContext
+    from bot.services.screening import Screened
     from common.protocol import Result
 
 
@@ -27,34 +36,54 @@ class Outgoing:
     # The request's chat, or the supergroup it became; the storage chat for inline answers.
     chat_id: int
     reply: ReplyParameters | None
+    screened: Screened
 
 
 async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> None:
     """Send the job's images; Telegram errors propagate to the sender's retry policy."""
-    context, result = out.context, out.result
+    context, pictures = out.context, out.screened.pictures
+    if not pictures:
+        await _held(bot, out, wording)
+        return
+    first = pictures[0]
+    caption = wording.caption(context.prompt, first.seed)
     if context.action == "file":
         await bot.send_document(
             out.chat_id,
-            BufferedInputFile(result.image, filename=f"{context.seed}.png"),
-            caption=wording.caption(context.prompt, context.seed),
+            BufferedInputFile(first.data, filename=f"{first.seed}.png"),
+            caption=caption,
             reply_parameters=out.reply,
             # Sent as a file so Telegram keeps the PNG byte for byte.
             disable_content_type_detection=True,
         )
-    elif context.action == "album":
+    elif len(pictures) > 1:
         media = [
             InputMediaPhoto(
-                media=BufferedInputFile(image, filename=f"{seed}.jpg"),
-                caption=wording.caption(context.prompt, seed),
+                media=BufferedInputFile(picture.data, filename=f"{picture.seed}.jpg"),
+                caption=wording.caption(context.prompt, picture.seed),
+                has_spoiler=picture.spoiler or None,
             )
-            for image, seed in zip(result.images, context.seeds, strict=False)
+            for picture in pictures
         ]
         await bot.send_media_group(out.chat_id, media=media, reply_parameters=out.reply)  # type: ignore[arg-type]
     else:
+        # Only a photo job's own picture has the record its buttons need.
+        keyboard = image_keyboard(context.job_id, wording.translator(context.locale))
         await bot.send_photo(
             out.chat_id,
-            BufferedInputFile(result.image, filename=f"{context.seed}.jpg"),
-            caption=wording.caption(context.prompt, context.seed),
+            BufferedInputFile(first.data, filename=f"{first.seed}.jpg"),
+            caption=caption,
             reply_parameters=out.reply,
-            reply_markup=image_keyboard(context.job_id, wording.translator(context.locale)),
+            reply_markup=keyboard if context.action == "photo" else None,
+            has_spoiler=first.spoiler or None,
         )
+    if out.screened.held:
+        # The pictures are out; a failed notice must not send them again on a retry.
+        with contextlib.suppress(AiogramError):
+            await _held(bot, out, wording)
+
+
+async def _held(bot: Bot, out: Outgoing, wording: Wording) -> None:
+    if out.screened.tell:
+        text = wording.text(texts.SAFETY_HELD, out.context.locale)
+        await bot.send_message(out.chat_id, text, reply_parameters=out.reply)

@@ -31,6 +31,9 @@ class Origin(BaseModel):
     locale: str
     # Forum topic of the request, so chat actions show in the right topic.
     thread_id: int | None = None
+    # Sent on behalf of the chat itself: an anonymous group admin (Telegram tells bots only
+    # that the message comes from the group), who counts as one of its admins.
+    as_chat: bool = False
 
     @classmethod
     def of_message(cls, message: Message, locale: str) -> Origin:
@@ -43,12 +46,14 @@ class Origin(BaseModel):
             group=message.chat.type in GROUPS,
             locale=locale,
             thread_id=message.message_thread_id if message.is_topic_message else None,
+            as_chat=message.sender_chat is not None and message.sender_chat.id == message.chat.id,
         )
 
     @classmethod
     def of_press(cls, query: CallbackQuery, message: Message, locale: str) -> Origin:
         """A button press: the presser asks; the answer replies to the button's message."""
-        return cls.of_message(message, locale).model_copy(update={"user_id": query.from_user.id})
+        update = {"user_id": query.from_user.id, "as_chat": False}
+        return cls.of_message(message, locale).model_copy(update=update)
 
     @classmethod
     def of_inline(cls, query: InlineQuery, storage_chat_id: int, locale: str) -> Origin:

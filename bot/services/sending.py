@@ -34,6 +34,7 @@ from aiogram.types import ReplyParameters
 from bot import texts
 from bot.services.inline_sending import send_inline
 from bot.services.media import Outgoing, send_media
+from bot.services.screening import screen
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from bot.services.captions import Wording
     from bot.services.jobs import JobContext
+    from bot.services.screening import Screened, Screening
     from common.protocol import Result
 
 log = logging.getLogger(__name__)
@@ -64,10 +66,19 @@ def error_text(code: str) -> str:
 
 
 class ResultSender:
-    def __init__(self, bot: Bot, wording: Wording, attempts: int) -> None:
+    def __init__(
+        self, bot: Bot, wording: Wording, attempts: int, screening: Screening | None = None
+    ) -> None:
         self._bot = bot
         self._wording = wording
         self._attempts = attempts
+        # Without one, pictures go out as they are (no chat policy to apply).
+        self._screening = screening
+
+    async def _screen(self, context: JobContext, result: Result) -> Screened:
+        if self._screening is None:
+            return screen(context, result, "off")
+        return await self._screening.screen(context, result)
 
     async def send(
         self, context: JobContext, result: Result, keep_alive: Callable[[], Awaitable[None]]
@@ -76,6 +87,8 @@ class ResultSender:
         job = context.job_id
         chat_id, as_reply, as_photo = context.chat_id, True, result.status == "ok"
         failures = 0
+        # Once per result, before any try: the chat's policy as it stands now.
+        screened = await self._screen(context, result)
         while True:
             try:
                 reply = (
@@ -85,7 +98,8 @@ class ResultSender:
                     if as_reply
                     else None
                 )
-                await self._send_once(Outgoing(context, result, chat_id, reply), as_photo)
+                out = Outgoing(context, result, chat_id, reply, screened)
+                await self._send_once(out, as_photo)
                 return Outcome.SENT
             except TelegramRetryAfter as exc:
                 failures += 1

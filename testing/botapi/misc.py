@@ -1,10 +1,10 @@
-"""Bot-level methods: getMe, getFile, getChat, deleteWebhook."""
+"""Bot-level methods: getMe, getFile, getChat, getChatMember, deleteWebhook."""
 
 from __future__ import annotations
 
 from .core import JSON, ApiError, ApiRequest, Context, api_method
 from .media import file_object
-from .objects import make_chat_full_info, make_me
+from .objects import make_chat_full_info, make_chat_member, make_me
 from .sending import target_chat
 
 MAX_DOWNLOAD = 20 * 1024 * 1024  # bots cannot download files bigger than 20 MB
@@ -29,6 +29,19 @@ def get_file(ctx: Context, req: ApiRequest) -> JSON:
 @api_method("getChat")
 def get_chat(ctx: Context, req: ApiRequest) -> JSON:
     return make_chat_full_info(target_chat(ctx, req.params.get("chat_id")))
+
+
+@api_method("getChatMember")
+def get_chat_member(ctx: Context, req: ApiRequest) -> JSON:
+    """The role a test gave the user in the chat (`set_role`); "member" otherwise."""
+    chat = target_chat(ctx, req.params.get("chat_id"))
+    user_id = req.params.get("user_id")
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise ApiError.bad_request("invalid user_id specified")
+    status = ctx.state.roles.get((int(chat["id"]), user_id), "member")
+    if chat["type"] == "private" and user_id not in (chat["id"], ctx.bot_id):
+        raise ApiError.bad_request("member not found")
+    return make_chat_member(user_id, status)
 
 
 @api_method("deleteWebhook")

@@ -86,6 +86,33 @@ def make_chat(
     return {"id": chat_id, "type": chat_type, "title": title or f"Chat {chat_id}"}
 
 
+_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_send_welcome_messages",
+)
+
+
+def make_chat_member(user_id: int, status: str) -> JSON:
+    """A ChatMember of the given status: "creator", "administrator", "member", "left", "kicked"."""
+    member: JSON = {"status": status, "user": make_user(user_id, "User")}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        member.update(dict.fromkeys(_ADMIN_RIGHTS, True), can_be_edited=False, is_anonymous=False)
+    elif status == "kicked":
+        member["until_date"] = 0
+    return member
+
+
 def make_chat_full_info(chat: JSON) -> JSON:
     """getChat answer; aiogram 3.31 requires these ChatFullInfo fields to be present."""
     gifts = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription")

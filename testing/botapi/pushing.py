@@ -39,6 +39,12 @@ class PushMixin:
                     self.state.open_queries.add(str(update[kind]["id"]))
             return self.state.enqueue(update)
 
+    def set_role(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember answers for the user in the chat: "creator", "administrator",
+        "member" (the default), "left" or "kicked"."""
+        with self.state.lock:
+            self.state.roles[(chat_id, user_id)] = status
+
     def push_message(
         self,
         chat_id: int,

@@ -148,6 +148,8 @@ def send_media_group(ctx: Context, req: ApiRequest) -> list[JSON]:
         else:
             stored = resolve_file(ctx.state, req, item.get("media"), "media", kind)
             content = {kind: media_object(stored, kind, item)}
+        if item.get("has_spoiler"):
+            content["has_media_spoiler"] = True
         contents.append({**content, **caption_fields(item)})
     # Unique per chat: derived from the id the first message of the group will get.
     group_id = str(10**12 + ctx.state.last_message_id.get(chat["id"], 0) + 1)

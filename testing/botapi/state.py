@@ -56,6 +56,8 @@ class BotState:
         self.poll_generation = 0
         self.chats: dict[int, JSON] = {}
         self.history: dict[int, list[JSON]] = {}
+        # (chat id, user id) -> getChatMember status, as a test set it.
+        self.roles: dict[tuple[int, int], str] = {}
 
     def reset(self, *, history: bool = True) -> None:
         with self.lock:
@@ -65,7 +67,7 @@ class BotState:
             self.open_queries = set()
             self.allowed_updates = []
             if history:
-                self.chats, self.history = {}, {}
+                self.chats, self.history, self.roles = {}, {}, {}
             self.changed.notify_all()
         self.wake_pollers()
 

@@ -1,0 +1,180 @@
+"""The image safety check: a transformers image classifier run on every decoded batch.
+
+The classifier (`SAFETY_MODEL_ID`, e.g. Falconsai/nsfw_image_detection) runs on the same
+device as the pipeline, on the uint8 pixels the engine already holds there, in one call per
+batch: its image processor's resize and normalisation are redone with torch ops, so no pixels
+go to the host and back. Each image gets a score (the highest probability among the unsafe
+`SAFETY_LABELS`) and a verdict against `SAFETY_THRESHOLD`; both travel in the `Result`, and
+the bot applies each chat's policy when it sends. The worker holds no chat state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from worker.config import SafetySettings
+
+log = logging.getLogger(__name__)
+
+# PIL resampling codes as image processors store them, and the nearest torch mode.
+_MODES: Final = {0: "nearest", 2: "bilinear", 3: "bicubic"}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One image: the classifier's unsafe score, and whether it reaches the threshold."""
+
+    score: float
+    flagged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """Encoded images with their verdicts; no verdicts when the check is off."""
+
+    images: list[bytes]
+    verdicts: list[Verdict]
+
+    @property
+    def scores(self) -> tuple[float, ...]:
+        return tuple(v.score for v in self.verdicts)
+
+    @property
+    def flagged(self) -> tuple[bool, ...]:
+        return tuple(v.flagged for v in self.verdicts)
+
+    def one(self, index: int) -> Checked:
+        """Image `index` alone, for batches whose images go to different jobs."""
+        return Checked([self.images[index]], self.verdicts[index : index + 1])
+
+
+@dataclass(frozen=True, slots=True)
+class Preprocess:
+    """The image processor's steps, as read from its config."""
+
+    size: tuple[int, int] | int  # (height, width), or the shortest edge
+    crop: tuple[int, int] | None
+    mode: str
+    rescale: float
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def of(cls, processor: Any) -> Preprocess:
+        config = processor.to_dict()
+        size = dict(config.get("size") or {})
+        if not config.get("do_resize", True):
+            raise ValueError("the safety model's image processor must resize its input")
+        if {"height", "width"} <= set(size):
+            target: tuple[int, int] | int = (int(size["height"]), int(size["width"]))
+        elif "shortest_edge" in size:
+            target = int(size["shortest_edge"])
+        else:
+            raise ValueError(f"unsupported image processor size {size!r}")
+        crop = None
+        if config.get("do_center_crop") and (crop_size := config.get("crop_size")):
+            crop = (int(crop_size["height"]), int(crop_size["width"]))
+        normalize = config.get("do_normalize", True)
+        return cls(
+            size=target,
+            crop=crop,
+            mode=_MODES.get(int(config.get("resample", 2)), "bicubic"),
+            rescale=float(config.get("rescale_factor", 1 / 255))
+            if config.get("do_rescale", True)
+            else 1.0,
+            mean=tuple(config["image_mean"]) if normalize else (0.0, 0.0, 0.0),
+            std=tuple(config["image_std"]) if normalize else (1.0, 1.0, 1.0),
+        )
+
+
+class SafetyChecker:
+    """Scores batches of uint8 NCHW images on the model's device."""
+
+    def __init__(
+        self, model: Any, processor: Any, labels: Sequence[str], threshold: float
+    ) -> None:
+        self.model = model.eval()
+        self.threshold = threshold
+        self.device: torch.device = model.device
+        self.dtype: torch.dtype = model.dtype
+        names = {str(name).lower(): int(i) for i, name in model.config.id2label.items()}
+        unknown = [label for label in labels if label.lower() not in names]
+        if unknown or not labels:
+            raise ValueError(
+                f"SAFETY_LABELS {list(labels)} must name the model's labels {sorted(names)}"
+            )
+        self._unsafe = torch.tensor([names[label.lower()] for label in labels], device=self.device)
+        self._multi_label = model.config.problem_type == "multi_label_classification"
+        self.prep = Preprocess.of(processor)
+        self._mean = torch.tensor(self.prep.mean, device=self.device).view(1, -1, 1, 1)
+        self._std = torch.tensor(self.prep.std, device=self.device).view(1, -1, 1, 1)
+
+    def _inputs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """What the image processor would make of these pixels, computed where they are."""
+        x = pixels.to(self.device, torch.float32)
+        size = self.prep.size
+        if isinstance(size, int):
+            height, width = x.shape[-2:]
+            scale = size / min(height, width)
+            size = (round(height * scale), round(width * scale))
+        smooth = self.prep.mode != "nearest"
+        x = F.interpolate(x, size=size, mode=self.prep.mode, antialias=smooth)
+        if self.prep.crop is not None:
+            top = (x.shape[-2] - self.prep.crop[0]) // 2
+            left = (x.shape[-1] - self.prep.crop[1]) // 2
+            x = x[..., top : top + self.prep.crop[0], left : left + self.prep.crop[1]]
+        x = (x * self.prep.rescale - self._mean) / self._std
+        return x.to(self.dtype)
+
+    @torch.inference_mode()
+    def check(self, pixels: torch.Tensor) -> list[Verdict]:
+        """One verdict per image of a uint8 NCHW batch, in order, from one model call."""
+        logits = self.model(pixel_values=self._inputs(pixels)).logits.float()
+        probs = logits.sigmoid() if self._multi_label else logits.softmax(dim=-1)
+        scores = probs[:, self._unsafe].amax(dim=1).tolist()
+        return [Verdict(score, score >= self.threshold) for score in scores]
+
+    def warm_up(self, batch_sizes: Sequence[int], height: int, width: int) -> float:
+        """Run each batch size once, so no user pays first-call costs; returns milliseconds."""
+        started = time.perf_counter()
+        for size in batch_sizes:
+            self.check(torch.zeros(size, 3, height, width, dtype=torch.uint8, device=self.device))
+        return (time.perf_counter() - started) * 1000
+
+
+def load_checker(
+    settings: SafetySettings, device: torch.device, dtype: torch.dtype
+) -> SafetyChecker | None:
+    """The classifier from a hub id or a `save_pretrained` directory; None when turned off."""
+    if not settings.safety_model_id:
+        log.warning("SAFETY_MODEL_ID is empty: pictures are not checked")
+        return None
+    log.info("loading safety model %s on %s", settings.safety_model_id, device)
+    model = AutoModelForImageClassification.from_pretrained(settings.safety_model_id, dtype=dtype)
+    processor = AutoImageProcessor.from_pretrained(settings.safety_model_id)
+    return SafetyChecker(model.to(device), processor, settings.labels, settings.safety_threshold)
+
+
+_checker: SafetyChecker | None = None
+
+
+def set_checker(checker: SafetyChecker | None) -> None:
+    global _checker
+    _checker = checker
+
+
+def checked(pixels: torch.Tensor, encode: Callable[[torch.Tensor], list[bytes]]) -> Checked:
+    """Encode a decoded batch (uint8 NCHW, on the device) and, when the check is on, score it
+    first, while the pixels are still on the device: one classifier call per batch."""
+    verdicts = _checker.check(pixels) if _checker is not None else []
+    return Checked(encode(pixels), verdicts)
