@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from limits import parse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.config import Policy
 from bot.i18n import LANGUAGES
 from bot.services.community import LOCAL_CACHE_S
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from bot.config import LimitSettings, Policy, SafetySettings
+    from bot.config import LimitSettings, SafetySettings
     from bot.services.origin import Origin
     from common.protocol import Keys
 
