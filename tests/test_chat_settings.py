@@ -1,0 +1,90 @@
+"""Chat settings and the safety policy as services: Redis-backed, without Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aredis
+
+from bot.config import LimitSettings, Policy, SafetySettings
+from bot.services.chat_settings import ChatSettings, ChatSettingsStore, rate_choices
+from bot.services.jobs import Action
+from bot.services.screening import screen
+from common.protocol import Result
+from testing.jobs import KEYS, job_context
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aredis.Redis]:
+    connection = aredis.Redis.from_url(redis_url)
+    yield connection
+    await connection.aclose()
+
+
+def _store(client: aredis.Redis, **safety: object) -> ChatSettingsStore:
+    return ChatSettingsStore(
+        client, KEYS, SafetySettings.model_validate(safety), LimitSettings(group_rate="12/minute")
+    )
+
+
+FLAGGED = Result(
+    job_id="j", status="ok", image=b"0", more=(b"1",), scores=(0.9, 0.2), flagged=(True, False)
+)
+
+
+@pytest.mark.parametrize(
+    ("policy", "action", "spoilers"),
+    [
+        ("off", "album", [False, False]),
+        ("blur", "album", [True, False]),
+        ("block", "album", [False]),
+        ("blur", "file", [False]),
+        ("off", "inline", [False]),  # flagged pictures are never offered inline
+    ],
+)
+def test_a_policy_decides_what_leaves_the_bot(
+    policy: Policy, action: Action, spoilers: list[bool]
+) -> None:
+    context = job_context("a fox", action=action, count=2)
+    screened = screen(context, FLAGGED, policy)
+    assert [p.spoiler for p in screened.pictures] == spoilers
+    assert screened.held == 2 - len(spoilers)
+    kept = [p.data for p in screened.pictures]
+    assert b"1" in kept and kept == sorted(kept)
+    assert screen(context, Result(job_id="j", status="error"), policy).pictures == ()
+
+
+def test_defaults_and_what_the_operator_forbids(client: aredis.Redis) -> None:
+    store = _store(client)
+    chosen_off = ChatSettings(safety="off")
+    assert (store.policy_of(ChatSettings(), True), store.policy_of(ChatSettings(), False)) == (
+        "block",
+        "blur",
+    )
+    assert store.policy_of(chosen_off, True) == "off"
+    strict = _store(client, safety_allow_off=False, safety_private_default="off")
+    assert strict.policies() == ("blur", "block")
+    assert strict.policy_of(chosen_off, True) == "block"
+    assert strict.policy_of(chosen_off, False) == "blur"
+
+
+def test_rate_choices_stay_within_the_operators_group_rate() -> None:
+    assert rate_choices(LimitSettings(group_rate="12/minute")) == [12, 6, 3]
+    assert rate_choices(LimitSettings(group_rate="2 per hour")) == [2, 1]
+
+
+async def test_changes_are_validated_stored_and_shared(client: aredis.Redis) -> None:
+    store = _store(client)
+    assert await store.change(-1, "safety", "off") == ChatSettings(safety="off")
+    assert await store.change(-1, "rate", "3") == ChatSettings(safety="off", rate=3)
+    assert await store.change(-1, "lang", "ru") == ChatSettings(
+        safety="off", rate=3, language="ru"
+    )
+    for field, value in [("rate", "5"), ("safety", "none"), ("lang", "de"), ("owner", "1")]:
+        assert await store.change(-1, field, value) is None
+    # Another bot process reads the same settings from Redis.
+    assert await _store(client).get(-1) == ChatSettings(safety="off", rate=3, language="ru")
+    assert await _store(client, safety_allow_off=False).change(-2, "safety", "off") is None
+    await client.set(KEYS.chat_settings(-3), b"{not json")
+    assert await _store(client).get(-3) == ChatSettings()

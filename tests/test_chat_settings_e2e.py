@@ -1,0 +1,150 @@
+"""/settings end to end: the panel, each of its buttons, and what the settings do to requests.
+
+The worker's classifier here flags nothing, so every picture goes out plain whatever the
+policy; refusals and limits come from the chat's own settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from bot import texts
+from bot.services.settings_panel import CHOSEN
+from tests.conftest import Stack
+
+if TYPE_CHECKING:
+    from testing.botapi import Call, FakeBotAPI
+
+ADMIN = 8001
+PANEL, ADMINS_ONLY, RATE, OFF = -100801, -100802, -100803, -100804
+
+
+@pytest.fixture(scope="module")
+def plain(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, flag_none: Path
+) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("chat-settings"),
+        tiny_model,
+        worker_env={"safety_model_id": str(flag_none)},
+    )
+    for group in (PANEL, ADMINS_ONLY, RATE, OFF):
+        running.botapi.set_role(group, ADMIN, "creator")
+    yield running
+    running.close()
+
+
+def _say(botapi: FakeBotAPI, chat_id: int, text: str, user_id: int, method: str = "") -> Call:
+    """Send `text` and return the bot's reply to it (of kind `method`, if given)."""
+    kind = "supergroup" if chat_id < 0 else "private"
+    sent = botapi.push_message(chat_id, text, chat_type=kind, user_id=user_id)
+
+    def replies(call: Call) -> bool:
+        return (
+            call.ok
+            and call.chat_id == chat_id
+            and call.method == (method or call.method)
+            and isinstance(call.result, dict)
+            and call.result.get("reply_to_message", {}).get("message_id") == sent["message_id"]
+        )
+
+    return botapi.wait_for(replies, timeout=60)
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, str]:
+    rows = message["reply_markup"]["inline_keyboard"]
+    return {b["text"].removeprefix(CHOSEN): b["callback_data"] for row in rows for b in row}
+
+
+def _press(botapi: FakeBotAPI, panel: dict[str, Any], label: str, user_id: int = ADMIN) -> Call:
+    """Press a panel button; returns the answer to the press (alert or not)."""
+    chat_id, message_id = panel["chat"]["id"], panel["message_id"]
+    query = botapi.push_callback_query(
+        chat_id, message_id, _buttons(panel)[label], user_id=user_id
+    )
+    return botapi.wait_for(
+        lambda c: (
+            c.method == "answerCallbackQuery" and c.params["callback_query_id"] == query["id"]
+        ),
+        timeout=30,
+    )
+
+
+def _panel(botapi: FakeBotAPI, chat_id: int) -> dict[str, Any]:
+    """The panel as it stands now (Telegram's copy, edits included)."""
+    return _current(botapi, _say(botapi, chat_id, "/settings", ADMIN).result)
+
+
+def _current(botapi: FakeBotAPI, panel: dict[str, Any]) -> dict[str, Any]:
+    message = botapi.message(panel["chat"]["id"], panel["message_id"])
+    assert message is not None
+    return message
+
+
+def test_with_a_classifier_that_flags_nothing_photos_are_plain(plain: Stack) -> None:
+    for chat in (-100805, 8101):  # a group (default block) and a private chat (default blur)
+        photo = _say(plain.botapi, chat, "/imagine a red fox", 8102, "sendPhoto")
+        assert "has_media_spoiler" not in photo.result
+
+
+def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stack) -> None:
+    botapi = plain.botapi
+    refused = _say(botapi, PANEL, "/settings", 8201)
+    assert refused.result["text"] == texts.SETTINGS_ADMINS_ONLY
+    assert "reply_markup" not in refused.result
+    panel = _panel(botapi, PANEL)
+    assert "Safety: block\n" in panel["text"] and "Who may draw: everyone" in panel["text"]
+    assert "at most 12 per 60 s" in panel["text"] and "Drawing: on" in panel["text"]
+    alert = _press(botapi, panel, "🌫 blur", user_id=8201)
+    assert (alert.params["text"], alert.params["show_alert"]) == (texts.SETTINGS_ADMINS_ONLY, True)
+    assert botapi.message(PANEL, panel["message_id"]) == panel  # nothing changed
+    presses = [
+        ("🌫 blur", "Safety: blur\n"),
+        ("🔓 off", "Safety: off\n"),
+        ("🛡 Admins only", "Who may draw: admins only"),
+        ("👥 Everyone", "Who may draw: everyone"),
+        ("6 per 60 s", "at most 6 per 60 s"),
+        ("⏸ Drawing off", "Drawing: off"),
+        ("▶️ Drawing on", "Drawing: on"),
+        ("English", "Language: English"),
+        ("Русский", "Язык: Русский"),
+    ]
+    for label, shown in presses:
+        answer = _press(botapi, panel, label)
+        assert not answer.params.get("show_alert")
+        botapi.wait_until(lambda shown=shown, old=panel: shown in _current(botapi, old)["text"])
+        panel = _current(botapi, panel)
+        assert _buttons(panel)[label]  # the same panel, redrawn
+    # The group's language now speaks to everyone in it, whatever their own.
+    start = len(botapi.calls)
+    botapi.push_message(PANEL, "/help", chat_type="supergroup", user_id=8202)
+    help_text = botapi.wait_for(lambda c: c.method == "sendMessage" and c.ok, start=start)
+    assert help_text.result["text"].startswith("Я рисую картинку")
+
+
+def test_admins_only_mode_refuses_members_politely(plain: Stack) -> None:
+    botapi = plain.botapi
+    _press(botapi, _panel(botapi, ADMINS_ONLY), "🛡 Admins only")
+    refused = _say(botapi, ADMINS_ONLY, "/imagine a fox", 8301)
+    assert refused.result["text"] == texts.ADMINS_ONLY_DRAWING
+    _say(botapi, ADMINS_ONLY, "/imagine a fox", ADMIN, "sendPhoto")
+
+
+def test_a_group_rate_chosen_by_its_admins_holds(plain: Stack) -> None:
+    botapi = plain.botapi
+    _press(botapi, _panel(botapi, RATE), "3 per 60 s")
+    for user in (8401, 8402, 8403):  # one each, so no personal limit is in the way
+        _say(botapi, RATE, "/imagine a fox", user, "sendPhoto")
+    busy = _say(botapi, RATE, "/imagine a fox", 8404)
+    assert busy.result["text"].startswith("This chat has had a lot of pictures.")
+
+
+def test_drawing_off_stops_everyone_in_the_group(plain: Stack) -> None:
+    botapi = plain.botapi
+    _press(botapi, _panel(botapi, OFF), "⏸ Drawing off")
+    refused = _say(botapi, OFF, "/imagine a fox", 8501)
+    assert refused.result["text"] == texts.DRAWING_OFF
