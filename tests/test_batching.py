@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
+import torch
 from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
@@ -109,11 +110,11 @@ class _Stalled:
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
+    def pixels(self, requests: Sequence[GenerationRequest]) -> torch.Tensor:
         if self.error is not None:
             raise self.error
         time.sleep(5)
-        return [b""] * len(requests)
+        return torch.zeros(len(requests), 3, 8, 8, dtype=torch.uint8)
 
 
 @pytest.mark.parametrize(
