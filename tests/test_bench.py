@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import model, report
+from bench import model, report, safety
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,3 +35,11 @@ def test_model_bench_compares_plain_and_worker_paths(capsys: pytest.CaptureFixtu
     # One table per variant as it finishes, then the whole table again.
     assert [row.split(" | ")[1] for row in rows] == ["1", "2", "1", "2"]
     assert all(row.split(" | ")[8] == "yes" for row in rows)
+
+
+def test_safety_bench_times_each_batch_size(capsys: pytest.CaptureFixture[str]) -> None:
+    args = "--shapes tiny --batches 1 2 --iters 1 --warm 0 --device cpu --no-append"
+    safety.main(args.split())
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
+    assert [row.split(" | ")[3] for row in rows] == ["1", "2"]
+    assert all(float(row.split(" | ")[5]) > 0 for row in rows)
