@@ -42,17 +42,7 @@ def _say(botapi: FakeBotAPI, chat_id: int, text: str, user_id: int, method: str 
     """Send `text` and return the bot's reply to it (of kind `method`, if given)."""
     kind = "supergroup" if chat_id < 0 else "private"
     sent = botapi.push_message(chat_id, text, chat_type=kind, user_id=user_id)
-
-    def replies(call: Call) -> bool:
-        return (
-            call.ok
-            and call.chat_id == chat_id
-            and call.method == (method or call.method)
-            and isinstance(call.result, dict)
-            and call.result.get("reply_to_message", {}).get("message_id") == sent["message_id"]
-        )
-
-    return botapi.wait_for(replies, timeout=60)
+    return botapi.wait_for_reply(chat_id, sent["message_id"], method or None)
 
 
 def _buttons(message: dict[str, Any]) -> dict[str, str]:
@@ -119,6 +109,10 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
         botapi.wait_until(lambda shown=shown, old=panel: shown in _current(botapi, old)["text"])
         panel = _current(botapi, panel)
         assert _buttons(panel)[label]  # the same panel, redrawn
+    # In a private chat the user runs their own chat: the panel holds the safety policy only.
+    private = _say(botapi, 8203, "/settings", 8203).result
+    assert private["text"].endswith("Safety: blur")
+    assert list(_buttons(private)) == ["⛔ block", "🌫 blur", "🔓 off"]
     # The group's language now speaks to everyone in it, whatever their own.
     start = len(botapi.calls)
     botapi.push_message(PANEL, "/help", chat_type="supergroup", user_id=8202)

@@ -27,14 +27,7 @@ def play(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator
 
 def _reply(botapi: FakeBotAPI, method: str, chat_id: int, message_id: int) -> Call:
     """The bot's answer of kind `method` replying to `message_id`."""
-
-    def replies(call: Call) -> bool:
-        if call.method != method or not call.ok or call.chat_id != chat_id:
-            return False
-        first = call.result[0] if isinstance(call.result, list) else call.result
-        return bool(first.get("reply_to_message", {}).get("message_id") == message_id)
-
-    return botapi.wait_for(replies, timeout=60)
+    return botapi.wait_for_reply(chat_id, message_id, method)
 
 
 def _photo(botapi: FakeBotAPI, chat_id: int, text: str, **kwargs: Any) -> Call:

@@ -43,25 +43,13 @@ def flagged(
     running.close()
 
 
-def _answer(botapi: FakeBotAPI, method: str, chat_id: int, message_id: int) -> Call:
-    """The bot's answer of kind `method` replying to `message_id`."""
-
-    def replies(call: Call) -> bool:
-        if call.method != method or not call.ok or call.chat_id != chat_id:
-            return False
-        first = call.result[0] if isinstance(call.result, list) else call.result
-        return bool(first.get("reply_to_message", {}).get("message_id") == message_id)
-
-    return botapi.wait_for(replies, timeout=60)
-
-
 def _say(
     botapi: FakeBotAPI, chat_id: int, text: str, method: str = "sendMessage", **kw: Any
 ) -> Call:
     sent = botapi.push_message(
         chat_id, text, chat_type="supergroup" if chat_id < 0 else "private", **kw
     )
-    return _answer(botapi, method, chat_id, sent["message_id"])
+    return botapi.wait_for_reply(chat_id, sent["message_id"], method)
 
 
 def test_group_default_withholds_a_flagged_picture_with_one_message(flagged: Stack) -> None:
@@ -119,16 +107,18 @@ def test_variations_and_the_file_button_honour_the_policy(flagged: Stack) -> Non
     }
     message_id = photo.result["message_id"]
     botapi.push_callback_query(chat, message_id, buttons[texts.BUTTON_VARIATIONS])
-    album = _answer(botapi, "sendMediaGroup", chat, message_id)
+    album = botapi.wait_for_reply(chat, message_id, "sendMediaGroup")
     assert [m.get("has_media_spoiler") for m in album.result] == [True] * 4
     # A flagged PNG file cannot carry a spoiler: under blur it is held back.
     botapi.push_callback_query(chat, message_id, buttons[texts.BUTTON_FILE])
-    assert _answer(botapi, "sendMessage", chat, message_id).result["text"] == texts.SAFETY_HELD
+    assert (
+        botapi.wait_for_reply(chat, message_id, "sendMessage").result["text"] == texts.SAFETY_HELD
+    )
     assert botapi.sent(chat, "sendDocument") == []
     # Where the chat turned the policy off, the file is sent as made.
     assert _say(botapi, chat, "/safety off").result["text"].endswith("is now off.")
     botapi.push_callback_query(chat, message_id, buttons[texts.BUTTON_FILE])
-    document = _answer(botapi, "sendDocument", chat, message_id)
+    document = botapi.wait_for_reply(chat, message_id, "sendDocument")
     assert document.result["document"]["file_name"].endswith(".png")
 
 

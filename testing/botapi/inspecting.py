@@ -79,6 +79,21 @@ class InspectMixin:
 
         return self._wait(check, timeout, f"a call matching {predicate!r}")
 
+    def wait_for_reply(
+        self, chat_id: int, message_id: int, method: str | None = None, timeout: float = 60.0
+    ) -> Call:
+        """The bot's first answer (of kind ``method``, if given) replying to ``message_id``;
+        for an album, its first message replies."""
+
+        def replies(call: Call) -> bool:
+            if not call.ok or call.chat_id != chat_id or method not in (None, call.method):
+                return False
+            first = call.result[0] if isinstance(call.result, list) else call.result
+            reply = first.get("reply_to_message", {}) if isinstance(first, dict) else {}
+            return bool(reply.get("message_id") == message_id)
+
+        return self.wait_for(replies, timeout)
+
     def wait_for_calls(
         self, method: str, count: int = 1, timeout: float = 10.0, *, chat_id: int | None = None
     ) -> list[Call]:
