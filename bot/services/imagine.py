@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot import texts
+from bot import metrics, texts
 from bot.services.jobs import new_job_id
 from bot.services.prompts import PromptError, SeedError, clean_prompt, split_seed
 from common.protocol import MAX_SEED
@@ -73,6 +73,7 @@ class ImagineService:
         self._community = community
         self._blocklist = blocklist
 
+    @metrics.counts_admissions
     async def admit(
         self, raw: str | None, *, user_id: int, chat_id: int, group: bool
     ) -> Admitted | Refused:
