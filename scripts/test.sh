@@ -21,9 +21,9 @@ pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
 # torch first, pinned by requirements/torch.txt: the CPU build, which the hashed lock cannot
 # cover (its file differs per index; see scripts/lock.sh). The lock leaves torch out.
 if [ -n "${TORCH_INDEX_URL:-}" ]; then
-  "${pip[@]}" -r requirements/torch.txt --index-url "$TORCH_INDEX_URL"
+  "${pip[@]}" --no-deps -r requirements/torch.txt --index-url "$TORCH_INDEX_URL"
 else
-  "${pip[@]}" -r requirements/torch.txt
+  "${pip[@]}" --no-deps -r requirements/torch.txt
 fi
 # Everything else at the exact, hashed pins the images use (requirements/dev.lock).
 "${pip[@]}" --require-hashes -r requirements/dev.lock
