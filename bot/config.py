@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
-from common.config import ENV, QueueSettings, RedisSettings
+from common.config import BOT_METRICS_PORT, ENV, MetricsSettings, QueueSettings, RedisSettings
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 
@@ -129,6 +129,10 @@ class PlaySettings(BaseSettings):
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
 
 
+class BotMetricsSettings(MetricsSettings):
+    metrics_port: int = Field(default=BOT_METRICS_PORT, ge=0, le=65_535)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -140,6 +144,7 @@ class Settings:
     access: AccessSettings
     feedback: FeedbackSettings
     play: PlaySettings
+    metrics: BotMetricsSettings
 
 
 def load_settings() -> Settings:
@@ -154,4 +159,5 @@ def load_settings() -> Settings:
         access=AccessSettings(),
         feedback=FeedbackSettings(),
         play=PlaySettings(),
+        metrics=BotMetricsSettings(),
     )

@@ -25,6 +25,7 @@ from rq.worker.base import WorkerStatus
 from common.protocol import JOB_FUNCTION, GenerationRequest
 from worker.engine import get_engine
 from worker.jobs import Outcome, discard_outcome, store_outcome
+from worker.metrics import observe_generation
 
 if TYPE_CHECKING:
     from rq.executions import Execution
@@ -115,6 +116,7 @@ class BatchWorker(SimpleWorker):
                     store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
+            observe_generation(elapsed_ms / 1000, len(group))
             for (job, _), image in zip(group, images, strict=True):
                 outcome = Outcome(image=image, generation_ms=elapsed_ms, batch_size=len(group))
                 store_outcome(job.id, outcome)

@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from common.config import ENV, QueueSettings, RedisSettings
+from common.config import (
+    ENV,
+    WORKER_METRICS_PORT,
+    MetricsSettings,
+    QueueSettings,
+    RedisSettings,
+)
 
 
 class ModelSettings(BaseSettings):
@@ -59,12 +65,17 @@ class SpeedSettings(BaseSettings):
     gpu_jpeg: bool = True
 
 
+class WorkerMetricsSettings(MetricsSettings):
+    metrics_port: int = Field(default=WORKER_METRICS_PORT, ge=0, le=65_535)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     model: ModelSettings
     speed: SpeedSettings
     redis: RedisSettings
     queue: QueueSettings
+    metrics: WorkerMetricsSettings
 
 
 def load_settings() -> Settings:
@@ -74,4 +85,5 @@ def load_settings() -> Settings:
         speed=SpeedSettings(),
         redis=RedisSettings(),
         queue=QueueSettings(),
+        metrics=WorkerMetricsSettings(),
     )

@@ -21,6 +21,7 @@ from rq import get_current_job
 from common.failures import publish
 from common.protocol import IMAGE_SIZE, GenerationRequest, Result
 from worker.engine import get_engine
+from worker.metrics import observe_generation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -142,6 +143,7 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
     started = time.perf_counter()
     images = make_images(get_engine(), valid, job.connection)
     elapsed_ms = (time.perf_counter() - started) * 1000
+    observe_generation(elapsed_ms / 1000, len(images))
     mime = "image/png" if valid[0].format == "png" else "image/jpeg"
     result = Result(
         job_id=job.id,
