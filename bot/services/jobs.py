@@ -50,8 +50,6 @@ class JobContext(BaseModel):
 
 
 Action = Literal["photo", "file", "album", "inline"]
-# SDXL Turbo's image-to-image recipe: 2 steps at strength 0.5.
-IMG2IMG_STEPS = 2
 # How long the buttons under a photo keep working.
 DEFAULT_IMAGE_TTL_S = 7 * 86_400
 
@@ -119,7 +117,6 @@ class JobQueue:
                 seed=each,
                 format="png" if action == "file" else "jpeg",
                 source=source,
-                steps=IMG2IMG_STEPS if source else 1,
             )
             for each in seeds
         ]
