@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,7 +28,7 @@ from worker.fastpath import (
     to_png,
     tune,
 )
-from worker.graphs import Graphs, buckets
+from worker.graphs import Graphs, WarmUp, buckets
 from worker.step import OneStep, Step, image_to_image_step, seeded_noise, text_to_image_step
 from worker.textcache import PromptEmbeddings
 
@@ -43,15 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_PROMPT = "a lighthouse on a cliff at sunset"
-
-
-@dataclass(frozen=True, slots=True)
-class WarmUp:
-    """One batch size made ready: its graphs captured (CUDA) and a first run."""
-
-    batch: int
-    seconds: float
-    peak_bytes: int  # CUDA memory allocated at most so far; 0 elsewhere
 
 
 class Engine:

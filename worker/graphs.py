@@ -9,6 +9,7 @@ never replayed concurrently, so sharing one pool costs the memory of the largest
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -27,6 +28,15 @@ def buckets(max_batch: int) -> list[int]:
     Logarithmically many graphs keep start-up and memory small; padding costs at most 2x.
     """
     return sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
+
+
+@dataclass(frozen=True, slots=True)
+class WarmUp:
+    """One batch size made ready: its graphs captured (CUDA) and a first run."""
+
+    batch: int
+    seconds: float
+    peak_bytes: int  # CUDA memory allocated at most so far; 0 elsewhere
 
 
 class Graph:
