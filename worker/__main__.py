@@ -38,7 +38,13 @@ def main() -> int:
     engine = load_engine(settings.model, settings.speed)
     set_engine(engine)
     if settings.model.warmup:
-        log.info("warm-up generation took %.0f ms", engine.warm_up())
+        for done in engine.warm_up():
+            log.info(
+                "warm-up: batch %d ready in %.1f s (peak GPU memory %.2f GiB)",
+                done.batch,
+                done.seconds,
+                done.peak_bytes / 2**30,
+            )
     health.set_ready()
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)

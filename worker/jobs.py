@@ -9,13 +9,10 @@ from typing import Any
 
 from rq import get_current_job
 
-# `on_failure` stays importable here for jobs enqueued with its old path.
-from common.failures import on_failure, publish
+from common.failures import publish
 from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
 from worker.metrics import observe_generation
-
-__all__ = ["generate", "on_failure", "publish"]
 
 log = logging.getLogger(__name__)
 
