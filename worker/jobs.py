@@ -9,13 +9,11 @@ from typing import Any
 
 from rq import get_current_job
 
-# `on_failure` stays importable here for jobs enqueued with its old path.
-from common.failures import on_failure, publish
+from common.failures import publish
 from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
+from worker.metrics import observe_generation
 from worker.safety import Checked, checked
-
-__all__ = ["generate", "on_failure", "publish"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +56,7 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         engine = get_engine()
         made = checked(engine.pixels([valid]), engine.jpeg.encode)
         outcome = Outcome(made=made, generation_ms=(time.perf_counter() - started) * 1000)
+        observe_generation(outcome.generation_ms / 1000, 1)
     if outcome.error is not None:
         raise outcome.error
     elapsed_ms, made = outcome.generation_ms, outcome.made

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .core import JSON, Call, Fault
+from .webhook import Delivery, Webhook
 
 # Telegram only sends these when a bot asks for them explicitly in allowed_updates.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -58,6 +59,8 @@ class BotState:
         self.history: dict[int, list[JSON]] = {}
         # (chat id, user id) -> getChatMember status, as a test set it.
         self.roles: dict[tuple[int, int], str] = {}
+        self.webhook = Webhook()
+        self.deliveries: list[Delivery] = []
 
     def reset(self, *, history: bool = True) -> None:
         with self.lock:
@@ -66,6 +69,8 @@ class BotState:
             self.updates = []
             self.open_queries = set()
             self.allowed_updates = []
+            self.webhook = Webhook()
+            self.deliveries = []
             if history:
                 self.chats, self.history, self.roles = {}, {}, {}
             self.changed.notify_all()
