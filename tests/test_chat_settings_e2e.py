@@ -14,7 +14,7 @@ import pytest
 
 from bot import texts
 from bot.services.settings_panel import CHOSEN
-from tests.conftest import Stack
+from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
     from testing.botapi import Call, FakeBotAPI
@@ -110,7 +110,7 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
         panel = _current(botapi, panel)
         assert _buttons(panel)[label]  # the same panel, redrawn
     # In a private chat the user runs their own chat: the panel holds the safety policy only.
-    private = _say(botapi, 8203, "/settings", 8203).result
+    private = _say(botapi, 8203, f"/settings@{BOT_USERNAME}", 8203).result
     assert private["text"].endswith("Safety: blur")
     assert list(_buttons(private)) == ["⛔ block", "🌫 blur", "🔓 off"]
     # The group's language now speaks to everyone in it, whatever their own.

@@ -85,13 +85,14 @@ class Preprocess:
         if config.get("do_center_crop") and (crop_size := config.get("crop_size")):
             crop = (int(crop_size["height"]), int(crop_size["width"]))
         normalize = config.get("do_normalize", True)
+        rescale = (
+            float(config.get("rescale_factor", 1 / 255)) if config.get("do_rescale", True) else 1.0
+        )
         return cls(
             size=target,
             crop=crop,
             mode=_MODES.get(int(config.get("resample", 2)), "bicubic"),
-            rescale=float(config.get("rescale_factor", 1 / 255))
-            if config.get("do_rescale", True)
-            else 1.0,
+            rescale=rescale,
             mean=tuple(config["image_mean"]) if normalize else (0.0, 0.0, 0.0),
             std=tuple(config["image_std"]) if normalize else (1.0, 1.0, 1.0),
         )
