@@ -71,15 +71,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warm", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's own)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     header = ["model", "params", "device", "batch", "ms/call", "ms/image", "p90 ms/image"]
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes:
             rows += _rows(shape, args, Path(tmp))
     body = table(header, rows) + (
-        f"\n\n{args.iters} timed calls per row after {args.warm} warm-up calls; medians. Input: "
+        f"\n\n{args.iters} timed calls per row after {args.warm} warm-up calls, "
+        f"{torch.get_num_threads()} CPU thread(s); medians. Input: "
         f"uint8 {IMAGE_SIZE}×{IMAGE_SIZE} pictures on the device, as the worker decodes them; "
         "each call resizes and normalises them there and runs the classifier once per batch."
     )
