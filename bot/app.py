@@ -24,6 +24,8 @@ from bot.services.admission import Admission
 from bot.services.captions import Wording
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
+from bot.services.edit_records import EditRecords
+from bot.services.edits import EditService
 from bot.services.fairuse import FairUse
 from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
@@ -31,6 +33,7 @@ from bot.services.inline import InlineService
 from bot.services.jobs import JobQueue
 from bot.services.play import PlayService
 from bot.services.recovery import Recovery
+from bot.services.sending import ResultSender
 from bot.services.status import StatusBoard
 from common.protocol import Keys
 
@@ -75,6 +78,8 @@ class Services:
     status: StatusBoard
     play: PlayService
     inline: InlineService
+    edit_records: EditRecords
+    edits: EditService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -101,6 +106,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
     imagine = ImagineService(bot, admission, jobs, images, status, settings.play)
+    edit_records = EditRecords(async_redis, keys, settings.edits)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
@@ -114,6 +120,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         status=status,
         play=PlayService(imagine, images),
         inline=InlineService(async_redis, keys, imagine, settings.play),
+        edit_records=edit_records,
+        edits=EditService(edit_records, imagine, settings.edits),
     )
 
 
@@ -124,7 +132,13 @@ def build_dispatcher(services: Services) -> Dispatcher:
     access = AccessMiddleware()
     origin = OriginMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
-    for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
+    observers = (
+        dispatcher.message,
+        dispatcher.edited_message,
+        dispatcher.callback_query,
+        dispatcher.inline_query,
+    )
+    for observer in observers:
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
         observer.middleware(origin)
@@ -164,12 +178,12 @@ async def run(settings: Settings) -> None:
         socket_connect_timeout=5,
         socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
     )
+    wording = Wording(settings.prompts.caption_footer, services.i18n)
     delivery = ResultDelivery(
-        bot,
+        ResultSender(bot, wording, settings.delivery.send_attempts, services.edit_records),
         stream_redis,
         services.keys,
         settings.delivery,
-        Wording(settings.prompts.caption_footer, services.i18n),
         on_done=services.job_done,
     )
     recovery = Recovery(

@@ -129,6 +129,18 @@ class PlaySettings(BaseSettings):
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
 
 
+class EditSettings(BaseSettings):
+    """Editing a prompt redraws its picture in place."""
+
+    model_config = ENV
+
+    # Quick edits in a row: only the newest is drawn, once the user pauses this long.
+    edit_debounce_s: float = Field(default=1.0, ge=0.0, le=10.0)
+    # Edits of a prompt older than this are ignored, and what the bot keeps to redraw a
+    # picture expires after it; Telegram lets a bot edit its messages for 48 hours.
+    edit_window_s: int = Field(default=48 * 3600, ge=60)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -140,6 +152,7 @@ class Settings:
     access: AccessSettings
     feedback: FeedbackSettings
     play: PlaySettings
+    edits: EditSettings
 
 
 def load_settings() -> Settings:
@@ -154,4 +167,5 @@ def load_settings() -> Settings:
         access=AccessSettings(),
         feedback=FeedbackSettings(),
         play=PlaySettings(),
+        edits=EditSettings(),
     )

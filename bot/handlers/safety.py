@@ -8,8 +8,8 @@
 - any other exception from a handler is logged (through the token-redacting log handlers) and
   the user gets an apology instead of silence. Nothing escapes to aiogram.
 
-Edited messages, channel posts and group chatter are deliberately left unanswered: the bot
-subscribes only to the update types it handles.
+Edits that are no prompts, channel posts and group chatter are deliberately left unanswered:
+the bot subscribes only to the update types it handles.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ async def redis_unavailable(event: ErrorEvent, i18n: I18n) -> bool:
     update = event.update
     log.warning("update %d: Redis unavailable (%s)", update.update_id, event.exception)
     with contextlib.suppress(AiogramError, asyncio.TimeoutError):
-        if update.message is not None:
-            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(update.message.from_user, i18n))
-            await update.message.reply(text)
+        # An edited prompt is answered like the prompt it was.
+        if (message := update.message or update.edited_message) is not None:
+            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(message.from_user, i18n))
+            await message.reply(text)
         elif update.callback_query is not None:
             query = update.callback_query
             text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(query.from_user, i18n))
@@ -85,9 +86,9 @@ async def on_error(event: ErrorEvent, i18n: I18n) -> bool:
     )
     # Telegram may be what failed, so the apology is best effort.
     with contextlib.suppress(AiogramError, asyncio.TimeoutError):
-        if update.message is not None:
-            locale = _locale(update.message.from_user, i18n)
-            await update.message.answer(i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale))
+        if (message := update.message or update.edited_message) is not None:
+            locale = _locale(message.from_user, i18n)
+            await message.answer(i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale))
         elif update.callback_query is not None:
             locale = _locale(update.callback_query.from_user, i18n)
             await update.callback_query.answer(

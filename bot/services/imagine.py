@@ -45,6 +45,8 @@ class Ask:
     # …or from a picture the message carries, downloaded once the request is admitted.
     picture: Picture | None = None
     inline_query_id: str = ""
+    # Which edit of the user's message this draws (0: as first sent); see `edits.py`.
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class ImagineService:
             action=ask.action,
             source=source,
             inline_query_id=ask.inline_query_id,
+            revision=ask.revision,
         )
         # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
         action = self._chat_action(context)
@@ -122,7 +125,9 @@ class ImagineService:
 
     @staticmethod
     def _seeds(ask: Ask, admitted: Admitted) -> tuple[int, ...]:
-        first = ask.seed if ask.seed is not None else admitted.seed
+        # `--seed N` typed in the prompt wins over the seed a request keeps (an edited
+        # prompt keeps its picture's seed unless the user names another).
+        first = admitted.seed if admitted.seed is not None else ask.seed
         return tuple(
             first if first is not None and i == 0 else new_seed() for i in range(ask.count)
         )

@@ -48,6 +48,14 @@ class JobContext(BaseModel):
     # Redis key of the image-to-image input; empty for text-to-image.
     source: str = ""
     inline_query_id: str = ""
+    # Which edit of the user's message this job draws; a result for an older one than the
+    # newest seen is dropped, so it never overwrites a newer picture.
+    revision: int = 0
+
+    @property
+    def editable(self) -> bool:
+        """A single photo answering the user's own message: their edits replace it in place."""
+        return self.origin.editable and self.action == "photo"
 
     @property
     def seed(self) -> int:

@@ -31,6 +31,8 @@ class Origin(BaseModel):
     locale: str
     # Forum topic of the request, so chat actions show in the right topic.
     thread_id: int | None = None
+    # The request is the user's own message: editing it redraws the picture answering it.
+    editable: bool = False
 
     @classmethod
     def of_message(cls, message: Message, locale: str) -> Origin:
@@ -43,12 +45,14 @@ class Origin(BaseModel):
             group=message.chat.type in GROUPS,
             locale=locale,
             thread_id=message.message_thread_id if message.is_topic_message else None,
+            editable=True,
         )
 
     @classmethod
     def of_press(cls, query: CallbackQuery, message: Message, locale: str) -> Origin:
         """A button press: the presser asks; the answer replies to the button's message."""
-        return cls.of_message(message, locale).model_copy(update={"user_id": query.from_user.id})
+        update = {"user_id": query.from_user.id, "editable": False}
+        return cls.of_message(message, locale).model_copy(update=update)
 
     @classmethod
     def of_inline(cls, query: InlineQuery, storage_chat_id: int, locale: str) -> Origin:
