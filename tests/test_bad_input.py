@@ -97,7 +97,8 @@ async def test_html_and_markdown_reach_the_caption_verbatim(
     async def keep() -> None:
         return None
 
-    sender = ResultSender(app.bot, Wording("footer", build_i18n()), attempts=1)
+    wording = Wording("footer", build_i18n())
+    sender = ResultSender(app.bot, wording, attempts=1, records=app.services.edit_records)
     assert await sender.send(context, result, keep) is Outcome.SENT
     (photo,) = [c for c in app.botapi.sent(chat_id=chat) if c.method == "sendPhoto"]
     assert photo.result["caption"] == f"{prompt}\nseed 7\nfooter"
@@ -130,11 +131,17 @@ async def test_media_gets_a_hint_in_private_and_silence_in_groups(
     assert app.answers(GROUP) == []
 
 
-async def test_edited_messages_are_deliberately_ignored(app: BotUnderTest) -> None:
-    original = app.botapi.push_message(7300, "/imagine a fox")
-    await app.feed({"edited_message": {**original, "edit_date": original["date"] + 5}})
-    assert app.botapi.sent(chat_id=7300) == []
-    assert app.jobs_for(7300) == []
+NO_PROMPTS = ("a fox, what do you think?", "/imagine@SomeOtherBot a fox", "/start", "@Someone fox")
+
+
+@pytest.mark.parametrize("text", NO_PROMPTS)
+async def test_edits_that_are_no_prompt_any_more_are_ignored(app: BotUnderTest, text: str) -> None:
+    original = app.botapi.push_message(GROUP, "/imagine a fox", chat_type="supergroup")
+    edited = {**original, "text": text, "edit_date": original["date"] + 5}
+    edited.pop("entities", None)
+    await app.feed({"edited_message": edited})
+    assert app.botapi.sent(chat_id=GROUP) == []
+    assert app.jobs_for(GROUP) == []
 
 
 async def test_forwarded_text_is_drawn_like_any_text(app: BotUnderTest) -> None:
@@ -193,8 +200,14 @@ async def test_redis_down_answers_temporarily_unavailable(
         monkeypatch.setenv(key, value)
     down = BotUnderTest(botapi, nowhere)
     try:
-        await down.message(botapi.push_message(7360, "/imagine a fox"))
+        sent = botapi.push_message(7360, "/imagine a fox")
+        await down.message(sent)
         assert down.answers(7360) == [texts.UNAVAILABLE]
+        # An edited prompt is answered the same way, as a reply to it.
+        await down.feed(botapi.edit_message(7360, sent["message_id"], "/imagine a wolf"))
+        assert down.answers(7360) == [texts.UNAVAILABLE] * 2
+        reply = botapi.sent(chat_id=7360)[-1].result["reply_to_message"]
+        assert reply["message_id"] == sent["message_id"]
     finally:
         await down.close()
 

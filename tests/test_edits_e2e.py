@@ -16,7 +16,7 @@ import redis
 from testing.faults import wait_settled, wait_until
 from testing.jobs import KEYS
 from tests.conftest import BOT_USERNAME, Stack
-from tests.test_pictures_e2e import _jpeg
+from tests.test_pictures_e2e import _jpeg, _reply
 
 if TYPE_CHECKING:
     from testing.botapi import Call, FakeBotAPI
@@ -35,15 +35,8 @@ def edits(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterato
 
 
 def _photo(botapi: FakeBotAPI, chat_id: int, message_id: int, method: str = "sendPhoto") -> Call:
-    return botapi.wait_for(
-        lambda c: (
-            c.method == method
-            and c.ok
-            and c.chat_id == chat_id
-            and c.result.get("reply_to_message", {}).get("message_id") == message_id
-        ),
-        timeout=60,
-    )
+    """The bot's answer of `method` replying to the user's message."""
+    return _reply(botapi, method, chat_id, message_id)
 
 
 def _replaced(botapi: FakeBotAPI, chat_id: int, photo: Call, prompt: str) -> Call:
