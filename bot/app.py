@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
+from bot import metrics
 from bot.handlers import build_router, safety
 from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
@@ -55,6 +56,7 @@ def build_bot(settings: Settings) -> Bot:
         api=TelegramAPIServer.from_base(base_url),
         timeout=settings.telegram.request_timeout_s,
     )
+    session.middleware(metrics.TelegramErrorCounter())
     return Bot(
         token=settings.telegram.bot_token.get_secret_value(),
         session=session,
@@ -199,6 +201,8 @@ async def run(settings: Settings) -> None:
         asyncio.create_task(supervise("recovery", recovery.run)),
         asyncio.create_task(supervise("status", services.status.run)),
     ]
+    health = metrics.BotHealth(services.redis, services.keys.queue, tasks)
+    endpoint = await metrics.serve(settings.metrics, health)
     try:
         await dispatcher.start_polling(
             bot,
@@ -207,6 +211,7 @@ async def run(settings: Settings) -> None:
             close_bot_session=False,
         )
     finally:
+        await endpoint.close()
         for task in tasks:
             task.cancel()
         # Bounded: shutdown must not hang on a loop that is slow to notice.

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
-from common.config import ENV, QueueSettings, RedisSettings
+from common.config import BOT_METRICS_PORT, ENV, MetricsSettings, QueueSettings, RedisSettings
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 
@@ -141,6 +141,10 @@ class EditSettings(BaseSettings):
     edit_window_s: int = Field(default=48 * 3600, ge=60)
 
 
+class BotMetricsSettings(MetricsSettings):
+    metrics_port: int = Field(default=BOT_METRICS_PORT, ge=0, le=65_535)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
@@ -153,6 +157,7 @@ class Settings:
     feedback: FeedbackSettings
     play: PlaySettings
     edits: EditSettings
+    metrics: BotMetricsSettings
 
 
 def load_settings() -> Settings:
@@ -168,4 +173,5 @@ def load_settings() -> Settings:
         feedback=FeedbackSettings(),
         play=PlaySettings(),
         edits=EditSettings(),
+        metrics=BotMetricsSettings(),
     )
