@@ -21,24 +21,11 @@ from testing.jobs import job_context
 from testing.support import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from testing.botapi import FakeBotAPI
 
 GROUP = -100_900
-
-
-@pytest.fixture
-async def app(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[BotUnderTest]:
-    monkeypatch.chdir(tmp_path)  # no developer .env
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    running = BotUnderTest(botapi, redis_url)
-    yield running
-    await running.close()
 
 
 async def test_empty_and_whitespace_prompts_get_the_usage_hint(app: BotUnderTest) -> None:

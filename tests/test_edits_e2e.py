@@ -56,7 +56,8 @@ def _replaced(botapi: FakeBotAPI, chat_id: int, photo: Call, prompt: str) -> Cal
 def _revisions(client: redis.Redis, chat_id: int) -> list[int]:
     """Which edits the jobs waiting for an answer in the chat draw."""
     records = [json.loads(client.get(key) or b"{}") for key in client.keys(KEYS.job_context("*"))]
-    return [r["revision"] for r in records if r.get("origin", {}).get("chat_id") == chat_id]
+    origins = [record.get("origin", {}) for record in records]
+    return [origin["revision"] for origin in origins if origin.get("chat_id") == chat_id]
 
 
 def _seed(call: Call) -> int:
@@ -131,11 +132,12 @@ def test_a_result_for_an_older_edit_never_overwrites_a_newer_one(edits: Stack) -
     wait_settled(edits.redis.url)
     worker.signal(signal.SIGSTOP)  # the next job waits, queued, until the newer edit is seen
     try:
-        botapi.edit_message(7003, sent["message_id"], "/imagine a tower at dusk")
-        wait_until(lambda: _revisions(client, 7003) == [1], 30, "the first edit's job")
+        first = botapi.edit_message(7003, sent["message_id"], "/imagine a tower at dusk")
+        wait_until(lambda: _revisions(client, 7003) == [first["update_id"]], 30, "its job")
         later = botapi.edit_message(7003, sent["message_id"], "/imagine a tower at dawn")
         record = KEYS.edits(7003, sent["message_id"])
-        wait_until(lambda: client.hget(record, "revision") == b"2", 30, "the second edit")
+        newest = str(later["update_id"]).encode()
+        wait_until(lambda: client.hget(record, "revision") == newest, 30, "the second edit")
     finally:
         worker.signal(signal.SIGCONT)
     edited = _replaced(botapi, 7003, photo, "a tower at dawn")

@@ -1,9 +1,9 @@
 """What the bot keeps about a user's prompt message so that editing it redraws its picture.
 
 One Redis hash per prompt message (`Keys.edits`), kept for `EDIT_WINDOW_S`:
-- `revision`: how many edits of the message the bot has seen. Each job names the revision it
-  draws; a result for an older revision than this is dropped, so a slow result never
-  overwrites the picture of a newer edit.
+- `revision`: the newest edit of the message the bot has seen (its update id, see `Origin`).
+  Each job's `Origin` names the revision it draws; a result for an older one is dropped, so a
+  slow result never overwrites the picture of a newer edit.
 - `photo`, `seed`, `image`: the bot's photo answering the message, its seed (an edit is drawn
   with it again), and the image id its buttons name. Written once the photo is delivered, so
   a message that got no picture (refused, a usage hint) has none, and its edit gets a new photo.
@@ -12,7 +12,7 @@ One Redis hash per prompt message (`Keys.edits`), kept for `EDIT_WINDOW_S`:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from bot.services.jobs import JobContext
     from bot.services.origin import Origin
     from common.protocol import Keys
+
+
+# Handlers run concurrently, so edits may be noted out of order: the newest wins, atomically.
+_NOTE_EDIT: Final = """
+local newest = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
+if tonumber(ARGV[1]) > newest then
+    redis.call('HSET', KEYS[1], 'revision', ARGV[1])
+    newest = tonumber(ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return newest
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,7 @@ class EditRecords:
         self._redis = redis
         self._keys = keys
         self._ttl_s = settings.edit_window_s
+        self._note_edit = redis.register_script(_NOTE_EDIT)
 
     async def load(self, origin: Origin) -> EditRecord:
         key = self._keys.edits(origin.chat_id, origin.message_id)
@@ -68,13 +81,10 @@ class EditRecords:
         )
 
     async def note_edit(self, origin: Origin) -> int:
-        """Count one more edit of the message; returns its revision."""
+        """Record the edit `origin` names; returns the newest revision seen so far."""
         key = self._keys.edits(origin.chat_id, origin.message_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "revision", 1)
-            pipe.expire(key, self._ttl_s)
-            revision, _ = await pipe.execute()
-        return int(revision)
+        newest = await self._note_edit(keys=[key], args=[origin.revision, self._ttl_s])
+        return int(newest)
 
     async def placed(self, context: JobContext, message_id: int, in_place: InPlace | None) -> None:
         """Remember the photo now answering the message; an edit in place keeps the buttons'

@@ -2,8 +2,8 @@
 
 An edit is a request like any other (`ImagineService.request`: limits, blocklist, footer),
 drawn with the seed of the photo it replaces. Quick edits in a row are drawn once: each edit
-counts a revision of the message (`edit_records.py`) and waits `EDIT_DEBOUNCE_S`; only one
-still the newest after the wait is drawn. Delivery puts the result in place of the photo
+is noted as a revision of the message (`edit_records.py`) and waits `EDIT_DEBOUNCE_S`; only
+one still the newest after the wait is drawn. Delivery puts the result in place of the photo
 (`sending.py`), or sends a new photo when the message had none (it was refused, or got the
 usage hint) or the photo cannot be edited any more.
 """
@@ -46,11 +46,12 @@ class EditService:
         if self._too_old(message):
             log.info("edit of message %d ignored: older than the edit window", message.message_id)
             return None
-        revision = await self._records.note_edit(ask.origin)
+        if await self._records.note_edit(ask.origin) > ask.origin.revision:
+            return None  # a newer edit came first
         await asyncio.sleep(self._settings.edit_debounce_s)
         record = await self._records.load(ask.origin)
-        if record.revision != revision:
+        if record.revision != ask.origin.revision:
             return None
         # No seed without a photo: a message that got no picture gets a new one.
-        ask = dataclasses.replace(ask, seed=record.seed, revision=revision)
+        ask = dataclasses.replace(ask, seed=record.seed)
         return await self._imagine.request(ask)

@@ -46,8 +46,6 @@ class Ask:
     # …or from a picture the message carries, downloaded once the request is admitted.
     picture: Picture | None = None
     inline_query_id: str = ""
-    # Which edit of the user's message this draws (0: as first sent); see `edits.py`.
-    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +93,6 @@ class ImagineService:
             action=ask.action,
             source=source,
             inline_query_id=ask.inline_query_id,
-            revision=ask.revision,
         )
         # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
         action = self._chat_action(context)

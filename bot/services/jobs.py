@@ -48,9 +48,6 @@ class JobContext(BaseModel):
     # Redis key of the image-to-image input; empty for text-to-image.
     source: str = ""
     inline_query_id: str = ""
-    # Which edit of the user's message this job draws; a result for an older one than the
-    # newest seen is dropped, so it never overwrites a newer picture.
-    revision: int = 0
 
     @property
     def editable(self) -> bool:

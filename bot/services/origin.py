@@ -33,9 +33,12 @@ class Origin(BaseModel):
     thread_id: int | None = None
     # The request is the user's own message: editing it redraws the picture answering it.
     editable: bool = False
+    # Which edit of that message: the update id of the edit (Telegram numbers updates in the
+    # order they happen, so the newest edit has the highest); 0 for the message as sent.
+    revision: int = 0
 
     @classmethod
-    def of_message(cls, message: Message, locale: str) -> Origin:
+    def of_message(cls, message: Message, locale: str, revision: int = 0) -> Origin:
         # A channel or an anonymous admin posting in a group counts as its chat.
         user_id = message.from_user.id if message.from_user else message.chat.id
         return cls(
@@ -46,6 +49,7 @@ class Origin(BaseModel):
             locale=locale,
             thread_id=message.message_thread_id if message.is_topic_message else None,
             editable=True,
+            revision=revision,
         )
 
     @classmethod

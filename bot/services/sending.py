@@ -88,7 +88,7 @@ class ResultSender:
             if context.editable:
                 # Read before every try: a newer edit may have come while this one waited.
                 record = await self._records.load(context.origin)
-                if context.revision < record.revision:
+                if context.origin.revision < record.revision:
                     log.info("job %s: drawn for an older edit of its prompt; dropped", job)
                     return Outcome.DROPPED
                 in_place = record.in_place if replace and as_photo else None
