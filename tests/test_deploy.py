@@ -223,3 +223,21 @@ def test_the_build_context_holds_what_the_images_copy() -> None:
                 for source in step.args.split()[:-1]:
                     assert source.split("/")[0] in allowed, source
                     assert (ROOT / source).exists(), source
+
+
+def test_webhook_override_scales_bots_behind_a_tls_proxy() -> None:
+    hook = _compose("docker-compose.webhook.yml")["services"]
+    proxy, bot = hook["proxy"], hook["bot"]
+    # Telegram calls 443; the proxy is the only thing published, so `--scale bot=N` works.
+    assert "80:80" in proxy["ports"] and "443:443" in proxy["ports"]
+    assert bot["ports"] is RESET
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    # The proxy reaches every replica at the port the bot listens on, by the service's name.
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text()
+    dynamic = re.search(r"dynamic a \{\s*name (\S+)\s*port (\d+)", caddy)
+    assert dynamic is not None
+    assert (dynamic[1], int(dynamic[2])) == ("bot", int(bot["environment"]["WEBHOOK_PORT"]))
+    assert bot["environment"]["WEBHOOK_HOST"] == "0.0.0.0"
+    # Redis stays private with the override too.
+    assert "internal" not in proxy["networks"]
+    assert _compose()["services"]["redis"]["networks"] == ["internal"]
