@@ -27,6 +27,8 @@ from bot.services.chat_rules import ChatAdmins, ChatRules
 from bot.services.chat_settings import ChatSettingsStore
 from bot.services.community import Blocklist, Community
 from bot.services.delivery import ResultDelivery
+from bot.services.edit_records import EditRecords
+from bot.services.edits import EditService
 from bot.services.fairuse import FairUse
 from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
@@ -84,6 +86,8 @@ class Services:
     chat_settings: ChatSettingsStore
     chat_rules: ChatRules
     screening: Screening
+    edit_records: EditRecords
+    edits: EditService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -112,6 +116,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
     imagine = ImagineService(bot, admission, jobs, images, status, settings.play)
+    edit_records = EditRecords(async_redis, keys, settings.edits)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
@@ -128,6 +133,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         chat_settings=chat_settings,
         chat_rules=chat_rules,
         screening=Screening(chat_settings, fair_use),
+        edit_records=edit_records,
+        edits=EditService(edit_records, imagine, settings.edits),
     )
 
 
@@ -138,7 +145,13 @@ def build_dispatcher(services: Services) -> Dispatcher:
     access = AccessMiddleware()
     origin = OriginMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
-    for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
+    observers = (
+        dispatcher.message,
+        dispatcher.edited_message,
+        dispatcher.callback_query,
+        dispatcher.inline_query,
+    )
+    for observer in observers:
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
         observer.middleware(origin)
@@ -179,7 +192,9 @@ async def run(settings: Settings) -> None:
         socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
     )
     wording = Wording(settings.prompts.caption_footer, services.i18n)
-    sender = ResultSender(bot, wording, settings.delivery.send_attempts, services.screening)
+    sender = ResultSender(
+        bot, wording, settings.delivery.send_attempts, services.edit_records, services.screening
+    )
     delivery = ResultDelivery(
         sender, stream_redis, services.keys, settings.delivery, on_done=services.job_done
     )

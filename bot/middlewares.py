@@ -7,7 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Chat, InlineQuery, Message, TelegramObject, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineQuery,
+    Message,
+    TelegramObject,
+    Update,
+    User,
+)
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
@@ -84,7 +92,9 @@ class OriginMiddleware(BaseMiddleware):
         locale = i18n.current_locale
         origin: Origin | None = None
         if isinstance(event, Message):
-            origin = Origin.of_message(event, locale)
+            update: Update = data["event_update"]
+            revision = update.update_id if update.event_type == "edited_message" else 0
+            origin = Origin.of_message(event, locale, revision)
         elif isinstance(event, CallbackQuery) and isinstance(event.message, Message):
             origin = Origin.of_press(event, event.message, locale)
         elif isinstance(event, InlineQuery):

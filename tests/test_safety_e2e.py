@@ -37,6 +37,7 @@ def flagged(
         admin_ids=str(OPERATOR),
         storage_chat_id=str(STORAGE),
         inline_debounce_s="0",
+        edit_debounce_s="0.2",
     )
     running.botapi.set_role(GROUP, ADMIN, "administrator")
     yield running
@@ -132,3 +133,32 @@ def test_flagged_pictures_are_never_offered_inline(flagged: Stack) -> None:
     (result,) = answer.params["results"]
     assert (result["type"], result["title"]) == ("article", texts.SAFETY_HELD_INLINE)
     assert botapi.sent(STORAGE) == []
+
+
+def test_an_edited_prompt_is_redrawn_under_the_policy(flagged: Stack) -> None:
+    botapi, chat = flagged.botapi, 7104
+    sent = botapi.push_message(chat, "a red fox")
+    photo = botapi.wait_for_reply(chat, sent["message_id"], "sendPhoto")
+    assert photo.result["has_media_spoiler"] is True
+
+    def replaced(prompt: str) -> Call:
+        return botapi.wait_for(
+            lambda c: (
+                c.method == "editMessageMedia" and c.ok and c.result["caption"].startswith(prompt)
+            )
+        )
+
+    botapi.edit_message(chat, sent["message_id"], "a blue fox")
+    assert replaced("a blue fox").result["has_media_spoiler"] is True
+    assert _say(botapi, chat, "/safety block").result["text"].endswith("is now block.")
+    start = len(botapi.calls)
+    botapi.edit_message(chat, sent["message_id"], "a green fox")
+    held = botapi.wait_for(
+        lambda c: c.method == "sendMessage" and c.ok and c.result["text"] == texts.SAFETY_HELD,
+        timeout=60,
+        start=start,
+    )
+    assert held.result["reply_to_message"]["message_id"] == sent["message_id"]
+    # The held-back picture did not replace the photo: it still shows the last one let through.
+    shown = botapi.message(chat, photo.result["message_id"])
+    assert shown is not None and shown["caption"].startswith("a blue fox")

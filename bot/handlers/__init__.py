@@ -8,6 +8,7 @@ from bot.handlers import (
     admin,
     buttons,
     chat_settings,
+    edits,
     fallback,
     imagine,
     inline,
@@ -25,6 +26,7 @@ def build_router() -> Router:
     root.include_routers(
         pictures.router,
         imagine.router,
+        edits.router,
         start.router,
         admin.router,
         language.router,

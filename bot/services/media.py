@@ -1,4 +1,5 @@
-"""The media answer of a finished job: a photo with buttons, a PNG document, or an album.
+"""The media answer of a finished job: a photo with buttons, a PNG document, or an album;
+or, for an edited prompt, the new picture in place of the photo that answered it.
 
 What is sent is what the chat's safety policy lets through (`screening.py`): flagged photos
 may carry a spoiler, held-back pictures are left out, and when all are held the requester
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiogram.exceptions import AiogramError
-from aiogram.types import BufferedInputFile, InputMediaPhoto
+from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 
 from bot import texts
 from bot.services.images import image_keyboard
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from aiogram.types import ReplyParameters
 
     from bot.services.captions import Wording
+    from bot.services.edit_records import InPlace
     from bot.services.jobs import JobContext
     from bot.services.screening import Screened
     from common.protocol import Result
@@ -39,16 +41,27 @@ class Outgoing:
     screened: Screened
 
 
-async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> None:
-    """Send the job's images; Telegram errors propagate to the sender's retry policy."""
+async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> Message | None:
+    """Send the job's images; Telegram errors propagate to the sender's retry policy.
+
+    Returns the message sent, except for an album or a notice that pictures were held."""
+    sent = await _send_pictures(bot, out, wording)
+    if out.screened.held and out.screened.pictures:
+        # The pictures are out; a failed notice must not send them again on a retry.
+        with contextlib.suppress(AiogramError):
+            await _held(bot, out, wording)
+    return sent
+
+
+async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message | None:
     context, pictures = out.context, out.screened.pictures
     if not pictures:
         await _held(bot, out, wording)
-        return
+        return None
     first = pictures[0]
     caption = wording.caption(context.prompt, first.seed)
     if context.action == "file":
-        await bot.send_document(
+        return await bot.send_document(
             out.chat_id,
             BufferedInputFile(first.data, filename=f"{first.seed}.png"),
             caption=caption,
@@ -56,7 +69,7 @@ async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> None:
             # Sent as a file so Telegram keeps the PNG byte for byte.
             disable_content_type_detection=True,
         )
-    elif len(pictures) > 1:
+    if len(pictures) > 1:
         media = [
             InputMediaPhoto(
                 media=BufferedInputFile(picture.data, filename=f"{picture.seed}.jpg"),
@@ -66,24 +79,37 @@ async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> None:
             for picture in pictures
         ]
         await bot.send_media_group(out.chat_id, media=media, reply_parameters=out.reply)  # type: ignore[arg-type]
-    else:
-        # Only a photo job's own picture has the record its buttons need.
-        keyboard = image_keyboard(context.job_id, wording.translator(context.locale))
-        await bot.send_photo(
-            out.chat_id,
-            BufferedInputFile(first.data, filename=f"{first.seed}.jpg"),
-            caption=caption,
-            reply_parameters=out.reply,
-            reply_markup=keyboard if context.action == "photo" else None,
-            has_spoiler=first.spoiler or None,
-        )
-    if out.screened.held:
-        # The pictures are out; a failed notice must not send them again on a retry.
-        with contextlib.suppress(AiogramError):
-            await _held(bot, out, wording)
+        return None
+    # Only a photo job's own picture has the record its buttons need.
+    keyboard = image_keyboard(context.job_id, wording.translator(context.locale))
+    return await bot.send_photo(
+        out.chat_id,
+        BufferedInputFile(first.data, filename=f"{first.seed}.jpg"),
+        caption=caption,
+        reply_parameters=out.reply,
+        reply_markup=keyboard if context.action == "photo" else None,
+        has_spoiler=first.spoiler or None,
+    )
 
 
 async def _held(bot: Bot, out: Outgoing, wording: Wording) -> None:
     if out.screened.tell:
         text = wording.text(texts.SAFETY_HELD, out.context.locale)
         await bot.send_message(out.chat_id, text, reply_parameters=out.reply)
+
+
+async def edit_media(bot: Bot, out: Outgoing, in_place: InPlace, wording: Wording) -> None:
+    """Put an edited prompt's new picture in place of its photo: new image, new caption, the
+    same buttons (their image id now names the new prompt). The reply it is stays as it was.
+    The sender only edits in a picture the chat's policy lets through (`out.screened`)."""
+    context, (picture, *_) = out.context, out.screened.pictures
+    await bot.edit_message_media(
+        InputMediaPhoto(
+            media=BufferedInputFile(picture.data, filename=f"{picture.seed}.jpg"),
+            caption=wording.caption(context.prompt, picture.seed),
+            has_spoiler=picture.spoiler or None,
+        ),
+        chat_id=out.chat_id,
+        message_id=in_place.message_id,
+        reply_markup=image_keyboard(in_place.image_id, wording.translator(context.locale)),
+    )

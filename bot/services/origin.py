@@ -34,9 +34,14 @@ class Origin(BaseModel):
     # Sent on behalf of the chat itself: an anonymous group admin (Telegram tells bots only
     # that the message comes from the group), who counts as one of its admins.
     as_chat: bool = False
+    # The request is the user's own message: editing it redraws the picture answering it.
+    editable: bool = False
+    # Which edit of that message: the update id of the edit (Telegram numbers updates in the
+    # order they happen, so the newest edit has the highest); 0 for the message as sent.
+    revision: int = 0
 
     @classmethod
-    def of_message(cls, message: Message, locale: str) -> Origin:
+    def of_message(cls, message: Message, locale: str, revision: int = 0) -> Origin:
         # A channel or an anonymous admin posting in a group counts as its chat.
         user_id = message.from_user.id if message.from_user else message.chat.id
         return cls(
@@ -47,12 +52,14 @@ class Origin(BaseModel):
             locale=locale,
             thread_id=message.message_thread_id if message.is_topic_message else None,
             as_chat=message.sender_chat is not None and message.sender_chat.id == message.chat.id,
+            editable=True,
+            revision=revision,
         )
 
     @classmethod
     def of_press(cls, query: CallbackQuery, message: Message, locale: str) -> Origin:
         """A button press: the presser asks; the answer replies to the button's message."""
-        update = {"user_id": query.from_user.id, "as_chat": False}
+        update = {"user_id": query.from_user.id, "as_chat": False, "editable": False}
         return cls.of_message(message, locale).model_copy(update=update)
 
     @classmethod
