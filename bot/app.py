@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,9 +28,13 @@ from bot.services.delivery import ResultDelivery
 from bot.services.fairuse import FairUse
 from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
+from bot.services.inbox import Inbox
 from bot.services.inline import InlineService
+from bot.services.intake import Intake, dispatcher_feed
 from bot.services.jobs import JobQueue
+from bot.services.pacing import Pacer
 from bot.services.play import PlayService
+from bot.services.polling import Poller
 from bot.services.recovery import Recovery
 from bot.services.status import StatusBoard
 from common.protocol import Keys
@@ -92,6 +97,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     keys = Keys(settings.queue)
+    # Every send and edit of this bot waits its turn in the budget all bot processes share.
+    bot.session.middleware(Pacer(async_redis, keys, settings.pacing))
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     fair_use = FairUse(async_redis, keys, settings.redis, settings.limits, settings.queue)
     community = Community(async_redis, keys)
@@ -147,13 +154,20 @@ async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
             await asyncio.sleep(1)
 
 
+def _spawn(loops: dict[str, Callable[[], Awaitable[None]]]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(supervise(name, loop)) for name, loop in loops.items()]
+
+
 # Sends still under way at shutdown get this long to finish; the rest stay pending and are
 # sent after the next start.
 SHUTDOWN_GRACE_S = 5.0
 
 
 async def run(settings: Settings) -> None:
-    """Poll Telegram and deliver results until stopped."""
+    """Poll Telegram, handle updates and deliver results until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     bot = build_bot(settings)
     services = build_services(settings, bot)
     dispatcher = build_dispatcher(services)
@@ -180,23 +194,33 @@ async def run(settings: Settings) -> None:
         settings.delivery,
         delivery,
     )
-    tasks = [
-        asyncio.create_task(supervise("delivery", delivery.run)),
-        asyncio.create_task(supervise("recovery", recovery.run)),
-        asyncio.create_task(supervise("status", services.status.run)),
-    ]
+    inbox = Inbox(stream_redis, services.keys, bot.id, settings.delivery.consumer_name)
+    intake = Intake(inbox, dispatcher_feed(dispatcher, bot), settings.delivery)
+    poller = Poller(bot, inbox, settings.telegram, dispatcher.resolve_used_update_types())
+    intake_tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[None]] = []
     try:
-        await dispatcher.start_polling(
-            bot,
-            polling_timeout=settings.telegram.polling_timeout_s,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            close_bot_session=False,
+        me = await bot.me()  # a wrong token or an unreachable Bot API stops the start here
+        intake_tasks += _spawn(
+            {"polling": poller.run, "intake": intake.run, "intake sweep": intake.sweep}
         )
+        tasks += _spawn(
+            {"delivery": delivery.run, "recovery": recovery.run, "status": services.status.run}
+        )
+        log.info("polling as @%s (id %d)", me.username, me.id)
+        await stop.wait()
     finally:
+        for task in intake_tasks:
+            task.cancel()
+        if intake_tasks:
+            await asyncio.wait(intake_tasks, timeout=SHUTDOWN_GRACE_S)
+        # Updates being handled get the grace period; the rest stay in the inbox for later.
+        await intake.drain(SHUTDOWN_GRACE_S)
         for task in tasks:
             task.cancel()
         # Bounded: shutdown must not hang on a loop that is slow to notice.
-        await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
         await bot.session.close()

@@ -59,6 +59,23 @@ class DeliverySettings(BaseSettings):
     sweep_interval_s: float = Field(default=5.0, gt=0)
 
 
+class PacingSettings(BaseSettings):
+    """How fast the bot sends: one budget in Redis, shared by every bot process.
+
+    Telegram allows a bot about 30 messages a second in all, about one a second in one chat
+    (short bursts pass) and 20 a minute in one group; sending within that never earns the
+    ever longer waits that repeated 429s bring.
+    """
+
+    model_config = ENV
+
+    pace_total_per_s: int = Field(default=30, ge=1, le=1_000)
+    pace_chat_per_s: float = Field(default=1.0, gt=0, le=30)
+    # Messages one chat may get at once before the per-second pace applies.
+    pace_chat_burst: int = Field(default=3, ge=1, le=30)
+    pace_group_per_min: int = Field(default=20, ge=1, le=1_000)
+
+
 IdList = Annotated[frozenset[int], NoDecode]
 
 
@@ -140,6 +157,7 @@ class Settings:
     access: AccessSettings
     feedback: FeedbackSettings
     play: PlaySettings
+    pacing: PacingSettings
 
 
 def load_settings() -> Settings:
@@ -154,4 +172,5 @@ def load_settings() -> Settings:
         access=AccessSettings(),
         feedback=FeedbackSettings(),
         play=PlaySettings(),
+        pacing=PacingSettings(),
     )

@@ -7,7 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import CallbackQuery, Chat, InlineQuery, Message, TelegramObject, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineQuery,
+    Message,
+    TelegramObject,
+    Update,
+    User,
+)
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
@@ -90,5 +98,8 @@ class OriginMiddleware(BaseMiddleware):
         elif isinstance(event, InlineQuery):
             settings: Settings = data["settings"]
             origin = Origin.of_inline(event, settings.play.storage_chat_id, locale)
+        update: Update | None = data.get("event_update")
+        if origin is not None and update is not None:
+            origin = origin.model_copy(update={"update": f"{data['bot'].id}:{update.update_id}"})
         data["origin"] = origin
         return await handler(event, data)

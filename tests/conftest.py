@@ -77,10 +77,10 @@ class Spawner:
         worker.wait_for_output(r"ready: listening", timeout=120)
         return worker
 
-    def bot(self, redis_url: str, botapi: FakeBotAPI, **env: str) -> Process:
+    def bot(self, redis_url: str, botapi: FakeBotAPI, module: str = "bot", **env: str) -> Process:
         calls_before = len(botapi.calls)
         bot = self(
-            "bot",
+            module,
             redis_url=redis_url,
             bot_token=TOKEN,
             telegram_api_url=botapi.base_url,

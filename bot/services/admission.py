@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from bot import texts
-from bot.services.jobs import new_job_id
+from bot.services.jobs import job_id_for
 from bot.services.prompts import PromptError, SeedError, clean_prompt, split_seed
 from common.protocol import MAX_SEED
 
@@ -40,7 +42,6 @@ class Refused:
 class Admitted:
     prompt: str
     job_id: str
-    first_use: bool
     # Asked for with `--seed N`; None draws a fresh one.
     seed: int | None = None
     # Jobs waiting when the request was admitted: its place in the queue, without asking
@@ -82,14 +83,21 @@ class Admission:
             return Refused(texts.SLOW_DOWN, tell=False)
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
             return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
-        job_id = new_job_id()
+        job_id = job_id_for(origin)
         depth = int(await self._redis.llen(self._keys.queue))
         refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
         if refusal is not None:
             self._fair_use.note_refusal(origin.user_id, refusal)
             return self._refused(refusal, await self._fair_use.may_tell(origin))
-        first_use = await self._community.first_use(origin.user_id)
-        return Admitted(prompt, job_id, first_use, seed, depth)
+        return Admitted(prompt, job_id, seed, depth)
+
+    async def first_use(self, origin: Origin) -> bool:
+        """True once per user, asked after their first job is queued: the licence notice
+        then follows the enqueue instead of delaying it."""
+        try:
+            return await self._community.first_use(origin.user_id)
+        except RedisError:
+            return False  # the job is queued; a missed notice costs less than a false apology
 
     async def release(self, origin: Origin, admitted: Admitted) -> None:
         """Give the slot back when an admitted request is abandoned before it is queued."""

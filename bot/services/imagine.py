@@ -49,7 +49,8 @@ class Ask:
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    context: JobContext
+    # None when the update was handled before and already has its job.
+    context: JobContext | None
     # 1-based place in the queue right after enqueueing; 0 when the queue was empty.
     position: int
     first_use: bool = False
@@ -73,7 +74,15 @@ class ImagineService:
         self._play = play
 
     async def request(self, ask: Ask) -> Queued | Refused:
-        """Admit, fetch the input picture, queue, and post the queue position if any."""
+        """Admit, fetch the input picture, queue, and post the queue position if any.
+
+        Nothing is sent for a request before its job is queued, so a bot that dies before
+        that leaves nothing half-answered, and the update is handled again after a restart.
+        An update handled before that made its job gets `Queued` with no context, and nothing
+        is done or sent again for it.
+        """
+        if await self._jobs.queued_for(ask.origin):
+            return Queued(None, 0)
         admitted = await self._admission.admit(ask.origin, ask.prompt)
         if isinstance(admitted, Refused):
             return admitted
@@ -92,20 +101,22 @@ class ImagineService:
             source=source,
             inline_query_id=ask.inline_query_id,
         )
-        # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
-        action = self._chat_action(context)
         try:
-            await self._jobs.submit(context)
+            fresh = await self._jobs.submit(context)
         except BaseException:
             await self._admission.release(ask.origin, admitted)
             raise
-        finally:
-            if action is not None:
-                await action
+        if not fresh:
+            # Another handler of this very update got there first; the slot is that job's.
+            return Queued(None, 0)
+        first_use = await self._admission.first_use(ask.origin)
+        action = self._chat_action(context)
         position = admitted.ahead + 1 if admitted.ahead else 0
         if position and context.action != "inline":
             await self._status.post(context, position)
-        return Queued(context, position, admitted.first_use)
+        if action is not None:
+            await action
+        return Queued(context, position, first_use)
 
     async def _source(self, ask: Ask, admitted: Admitted) -> str:
         """The Redis key of the input image; refused requests never download anything."""

@@ -2,6 +2,7 @@
 
 | Telegram answers                   | What happens                                          |
 | ---------------------------------- | ----------------------------------------------------- |
+| (not asked: send budget spent)     | wait for a turn (`pacing.py`); not a failure          |
 | 429 Too Many Requests              | wait `retry_after`, try again                         |
 | 5xx, timeout, network error        | try again after 1, 2, 4… s (at most `send_attempts`)  |
 | 400 message to be replied not found | send the same without the reply                      |
@@ -34,6 +35,7 @@ from aiogram.types import ReplyParameters
 from bot import texts
 from bot.services.inline_sending import send_inline
 from bot.services.media import Outgoing, send_media
+from bot.services.pacing import PaceWait, manner
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -85,8 +87,12 @@ class ResultSender:
                     if as_reply
                     else None
                 )
-                await self._send_once(Outgoing(context, result, chat_id, reply), as_photo)
+                with manner("result"):
+                    await self._send_once(Outgoing(context, result, chat_id, reply), as_photo)
                 return Outcome.SENT
+            except PaceWait as exc:
+                # Not a failure: the chat's (or the bot's) budget is spent for a while.
+                delay = exc.seconds
             except TelegramRetryAfter as exc:
                 failures += 1
                 delay = float(max(1, exc.retry_after))
