@@ -36,6 +36,7 @@ from bot.services.pacing import Pacer
 from bot.services.play import PlayService
 from bot.services.polling import Poller
 from bot.services.recovery import Recovery
+from bot.services.send_budget import SendBudget
 from bot.services.status import StatusBoard
 from common.protocol import Keys
 
@@ -98,7 +99,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     keys = Keys(settings.queue)
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
-    bot.session.middleware(Pacer(async_redis, keys, settings.pacing))
+    bot.session.middleware(Pacer(SendBudget(async_redis, keys, settings.pacing)))
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     fair_use = FairUse(async_redis, keys, settings.redis, settings.limits, settings.queue)
     community = Community(async_redis, keys)

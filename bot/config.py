@@ -69,11 +69,12 @@ class PacingSettings(BaseSettings):
 
     model_config = ENV
 
-    pace_total_per_s: int = Field(default=30, ge=1, le=1_000)
-    pace_chat_per_s: float = Field(default=1.0, gt=0, le=30)
+    # A local Bot API server (`TELEGRAM_API_URL`) has higher limits; these can follow them.
+    pace_total_per_s: int = Field(default=30, ge=1)
+    pace_chat_per_s: float = Field(default=1.0, gt=0)
     # Messages one chat may get at once before the per-second pace applies.
-    pace_chat_burst: int = Field(default=3, ge=1, le=30)
-    pace_group_per_min: int = Field(default=20, ge=1, le=1_000)
+    pace_chat_burst: int = Field(default=3, ge=1)
+    pace_group_per_min: int = Field(default=20, ge=1)
 
 
 IdList = Annotated[frozenset[int], NoDecode]

@@ -200,9 +200,6 @@ async def test_redis_down_answers_temporarily_unavailable(
 
 
 class BrokenQueue:
-    async def queued_for(self, *args: object) -> bool:
-        return False
-
     async def submit(self, *args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in a dependency")
 

@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramRetryAfter
 
 from bot.config import PacingSettings
 from bot.services.pacing import Pacer, SendSkipped, manner
+from bot.services.send_budget import SendBudget
 from testing.botapi import Flood
 from testing.jobs import KEYS
 from testing.support import TOKEN
@@ -32,10 +33,10 @@ class Sender:
         self.bot = Bot(TOKEN, session=session)
         self.redis = aredis.Redis.from_url(redis_url)
 
-    def pace(self, **settings: float) -> Pacer:
-        pacer = Pacer(self.redis, KEYS, PacingSettings(**settings))
-        self.bot.session.middleware(pacer)
-        return pacer
+    def pace(self, **settings: float) -> SendBudget:
+        budget = SendBudget(self.redis, KEYS, PacingSettings(**settings))
+        self.bot.session.middleware(Pacer(budget))
+        return budget
 
     async def burst(self, chat_id: int, count: int) -> list[object]:
         sends = (self.bot.send_message(chat_id, f"message {n}") for n in range(count))
@@ -96,14 +97,14 @@ async def test_the_budget_is_shared_by_every_bot_process(
 async def test_a_group_at_its_limit_skips_status_and_waits_answers(
     sender: Sender, botapi: FakeBotAPI
 ) -> None:
-    pacer = sender.pace(pace_group_per_min=2)
+    budget = sender.pace(pace_group_per_min=2)
     group = -100_7003
     await sender.burst(group, 2)
     with manner("status"), pytest.raises(SendSkipped):
         await sender.bot.send_message(group, "In queue: #3")
     assert len(botapi.sent(chat_id=group)) == 2
     # An answer is not skipped: it waits for the minute's window to move on.
-    wait_s = await pacer._reserve(group, 1, "answer")
+    wait_s = await budget.reserve(group, 1)
     assert 55 < wait_s <= 61
 
 

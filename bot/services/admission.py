@@ -49,6 +49,11 @@ class Admitted:
     ahead: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Repeated:
+    """The update was handled before and its job is queued (or answered): nothing to do."""
+
+
 class Admission:
     def __init__(
         self,
@@ -66,7 +71,17 @@ class Admission:
         self._community = community
         self._blocklist = blocklist
 
-    async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused:
+    async def _depth_and_repeat(self, origin: Origin) -> tuple[int, bool]:
+        """The queue depth, and whether the update was handled before and made its job (the
+        bot died before acknowledging it): one round trip for both."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.llen(self._keys.queue)
+            if origin.update:
+                pipe.exists(self._keys.update_job(origin.update))
+            replies = await pipe.execute()
+        return int(replies[0]), any(replies[1:])
+
+    async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused | Repeated:
         """Validate the prompt and take an in-flight slot, or say why not."""
         try:
             raw, seed = split_seed(raw, MAX_SEED)
@@ -81,10 +96,12 @@ class Admission:
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):
             return Refused(texts.SLOW_DOWN, tell=False)
+        depth, repeated = await self._depth_and_repeat(origin)
+        if repeated:
+            return Repeated()
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
             return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
         job_id = job_id_for(origin)
-        depth = int(await self._redis.llen(self._keys.queue))
         refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
         if refusal is not None:
             self._fair_use.note_refusal(origin.user_id, refusal)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiogram.enums import ChatAction
 
-from bot.services.admission import Admitted, Refused
+from bot.services.admission import Admitted, Refused, Repeated
 from bot.services.chat_actions import show_upload
 from bot.services.jobs import JobContext, new_seed
 from bot.services.sources import SourceError, fetch_source
@@ -81,11 +81,11 @@ class ImagineService:
         An update handled before that made its job gets `Queued` with no context, and nothing
         is done or sent again for it.
         """
-        if await self._jobs.queued_for(ask.origin):
-            return Queued(None, 0)
         admitted = await self._admission.admit(ask.origin, ask.prompt)
         if isinstance(admitted, Refused):
             return admitted
+        if isinstance(admitted, Repeated):
+            return Queued(None, 0)
         try:
             source = await self._source(ask, admitted)
         except SourceError as exc:

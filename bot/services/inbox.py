@@ -2,8 +2,8 @@
 
 - `record` appends an update once, whoever offers it and however often: a marker per update
   id (`seen:{bot}:{update}`, kept as long as Telegram keeps updates) makes a second offer a
-  no-op, in the same Lua call as the append. Long polling confirms a page to Telegram only
-  after recording it; a webhook answers 200 only after it.
+  no-op, in the same Lua call as the append (one call per page of updates). Long polling
+  confirms a page to Telegram only after recording it; a webhook answers 200 only after it.
 - The consumer group `bot` reads it (`intake.py`); an entry is acknowledged and deleted only
   once its handler has finished, in batches: acknowledgements that arrive while one is being
   written go together in the next.
@@ -33,11 +33,14 @@ READ_COUNT: Final = 100
 Entry = tuple[bytes, dict[str, Any]]
 RawEntry = tuple[bytes, dict[bytes, bytes] | None]
 
+# KEYS: the inbox, then one marker per update. ARGV: the markers' lifetime, then the updates.
 _RECORD: Final = """
-if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then
-  return redis.call('XADD', KEYS[2], '*', 'update', ARGV[1])
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[1], '*', 'update', ARGV[i])
+  end
 end
-return false
+return 0
 """
 
 
@@ -56,16 +59,12 @@ class Inbox:
         await self.record_many([update])
 
     async def record_many(self, updates: list[dict[str, Any]]) -> None:
-        """Keep a page of updates in one round trip; raises RedisError if Redis did not."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for update in updates:
-                seen = self._keys.inbox_seen(f"{self._bot_id}:{update['update_id']}")
-                await self._record(
-                    keys=[seen, self._keys.inbox],
-                    args=[json.dumps(update, separators=(",", ":")), SEEN_TTL_S],
-                    client=pipe,
-                )
-            await pipe.execute()
+        """Keep a page of updates in one atomic call; raises RedisError if Redis did not."""
+        if not updates:
+            return
+        markers = [self._keys.inbox_seen(f"{self._bot_id}:{u['update_id']}") for u in updates]
+        bodies = [json.dumps(update, separators=(",", ":")) for update in updates]
+        await self._record(keys=[self._keys.inbox, *markers], args=[SEEN_TTL_S, *bodies])
 
     async def ensure_group(self) -> None:
         try:

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Updates handled at once; beyond that reading waits, and the rest wait in Redis.
-MAX_HANDLING: Final = 256
+# Updates handled at once; beyond that reading waits, and the rest wait in Redis. Kept well
+# under the Redis client's connection pool, which the handlers share.
+MAX_HANDLING: Final = 64
 MAX_DELIVERIES: Final = 5
 MAX_BACKOFF_S: Final = 30.0
 

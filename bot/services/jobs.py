@@ -125,12 +125,6 @@ class JobQueue:
         RQ's client runs off the event loop."""
         return await asyncio.to_thread(self._enqueue_once, context)
 
-    async def queued_for(self, origin: Origin) -> bool:
-        """Whether the update behind `origin` was handled before and made a job."""
-        if not origin.update:
-            return False
-        return bool(await asyncio.to_thread(self._redis.exists, self._update_key(origin)))
-
     def _update_key(self, origin: Origin) -> str:
         return self._keys.update_job(origin.update)
 
