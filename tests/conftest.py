@@ -127,6 +127,18 @@ class Stack:
         self.redis.stop()
 
 
+class World(Stack):
+    """A worker, Redis and the Bot API; each test starts (and kills) bots of its own."""
+
+    def __init__(self, workdir: Path, model: Path) -> None:
+        super().__init__(workdir, model, bot=False)
+        self.client = redis.Redis.from_url(self.redis.url)
+
+    def close(self) -> None:
+        self.client.close()
+        super().close()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
     """Shared by a module's tests, which keep apart by using chats of their own."""

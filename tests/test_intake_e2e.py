@@ -9,11 +9,10 @@ import signal
 from typing import TYPE_CHECKING
 
 import pytest
-import redis
 
 from testing.faults import photos, received, wait_settled, wait_until
 from testing.jobs import KEYS
-from tests.conftest import Stack
+from tests.conftest import World
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,18 +20,6 @@ if TYPE_CHECKING:
 
     from testing.botapi import Call, FakeBotAPI
     from tests.conftest import Spawner
-
-
-class World(Stack):
-    """A worker, Redis and the Bot API; each test starts (and kills) bots of its own."""
-
-    def __init__(self, workdir: Path, model: Path) -> None:
-        super().__init__(workdir, model, bot=False)
-        self.client = redis.Redis.from_url(self.redis.url)
-
-    def close(self) -> None:
-        self.client.close()
-        super().close()
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bot.services.delivery import honour_cancellation
 from bot.services.inbox import READ_COUNT
+from bot.services.running import Running
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,8 +64,7 @@ class Intake:
         self._inbox = inbox
         self._feed = feed
         self._settings = settings
-        self._handling: dict[bytes, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(MAX_HANDLING)
+        self._handling = Running(MAX_HANDLING)
 
     async def run(self) -> None:
         """Handle updates until cancelled, waiting out Redis outages."""
@@ -107,23 +107,12 @@ class Intake:
     async def dispatch(self, entries: list[Entry], again: bool = False) -> None:
         """Start handling entries; ones already being handled here are skipped."""
         for entry_id, update in entries:
-            if entry_id in self._handling:
-                continue
-            await self._slots.acquire()
-            task = asyncio.create_task(self._handle(entry_id, update, again))
-            self._handling[entry_id] = task
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        for entry_id, running in list(self._handling.items()):
-            if running is task:
-                del self._handling[entry_id]
-        self._slots.release()
+            if entry_id not in self._handling:
+                await self._handling.start(entry_id, self._handle(entry_id, update, again))
 
     async def drain(self, grace_s: float) -> None:
         """Let handlers under way finish (for an orderly shutdown); the rest stay pending."""
-        if self._handling:
-            await asyncio.wait(list(self._handling.values()), timeout=grace_s)
+        await self._handling.wait(grace_s)
         await self._inbox.flush()
 
     async def _handle(self, entry_id: bytes, update: dict[str, Any], again: bool) -> None:
