@@ -1,4 +1,4 @@
-"""`python -m bot`: long-polling bot process."""
+"""`python -m bot`: the bot process (long polling, or a webhook server with WEBHOOK_URL)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from pydantic import ValidationError
 
 from bot import redaction
-from bot.app import run
 from bot.config import load_settings
+from bot.runtime import run
 
 
 def main() -> int:
@@ -26,7 +26,9 @@ def main() -> int:
         return 2
     redaction.install(
         redaction.secret_forms(
-            settings.telegram.bot_token.get_secret_value(), settings.redis.redis_url
+            settings.telegram.bot_token.get_secret_value(),
+            settings.redis.redis_url,
+            settings.webhook.webhook_secret.get_secret_value(),
         )
     )
     try:

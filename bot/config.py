@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
-from common.config import ENV, QueueSettings, RedisSettings
+from common.config import BOT_METRICS_PORT, ENV, MetricsSettings, QueueSettings, RedisSettings
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 
@@ -25,6 +28,45 @@ class TelegramSettings(BaseSettings):
     request_timeout_s: float = Field(default=60.0, gt=0)
 
 
+# What Telegram accepts as a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook mode: Telegram POSTs updates to WEBHOOK_URL instead of the bot polling."""
+
+    model_config = ENV
+
+    # The public HTTPS URL Telegram calls (a reverse proxy ending TLS in front of the bot);
+    # its path is the path the bot serves. Empty: long polling.
+    webhook_url: str = ""
+    # Sent by Telegram with every update; requests without it are refused. Required with a URL.
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65_535)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if url and not url.startswith("https://"):
+            raise ValueError("Telegram calls webhooks over HTTPS only")
+        return url
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, secret: SecretStr, info: ValidationInfo) -> SecretStr:
+        value = secret.get_secret_value()
+        if info.data.get("webhook_url") and not value:
+            raise ValueError("required with WEBHOOK_URL")
+        if value and not _WEBHOOK_SECRET.fullmatch(value):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return secret
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.webhook_url).path or "/"
+
+
 class PromptSettings(BaseSettings):
     """What the bot accepts as a prompt and how it signs captions."""
 
@@ -39,9 +81,10 @@ class DeliverySettings(BaseSettings):
 
     model_config = ENV
 
-    # Consumer name inside the `bot` group; keep it stable so a restarted bot picks up the
-    # entries it had read but not yet acknowledged.
-    consumer_name: str = "bot-1"
+    # This process's name in the consumer groups; stable across restarts, so a restarted bot
+    # picks up the entries it had read but not yet acknowledged. The host name by default:
+    # one per container, so compose replicas differ; set it when several bots share a host.
+    consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     # How long one XREADGROUP call blocks; results arrive the moment they are written.
     # Kept below the Redis client's 5 s socket timeout.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)
@@ -147,9 +190,14 @@ class PlaySettings(BaseSettings):
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
 
 
+class BotMetricsSettings(MetricsSettings):
+    metrics_port: int = Field(default=BOT_METRICS_PORT, ge=0, le=65_535)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     telegram: TelegramSettings
+    webhook: WebhookSettings
     redis: RedisSettings
     queue: QueueSettings
     prompts: PromptSettings
@@ -159,12 +207,14 @@ class Settings:
     feedback: FeedbackSettings
     play: PlaySettings
     pacing: PacingSettings
+    metrics: BotMetricsSettings
 
 
 def load_settings() -> Settings:
     """Read every section from the environment and `.env`."""
     return Settings(
         telegram=TelegramSettings(),  # bot_token comes from the environment
+        webhook=WebhookSettings(),
         redis=RedisSettings(),
         queue=QueueSettings(),
         prompts=PromptSettings(),
@@ -174,4 +224,5 @@ def load_settings() -> Settings:
         feedback=FeedbackSettings(),
         play=PlaySettings(),
         pacing=PacingSettings(),
+        metrics=BotMetricsSettings(),
     )

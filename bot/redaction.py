@@ -23,9 +23,10 @@ MASK: Final = "[redacted]"
 MIN_SECRET: Final = 6
 
 
-def secret_forms(token: str, redis_url: str = "") -> list[str]:
-    """The token as given, URL-encoded, and its secret half; the Redis password if any."""
-    forms = {token, quote(token, safe="")}
+def secret_forms(token: str, redis_url: str = "", *others: str) -> list[str]:
+    """The token as given, URL-encoded, and its secret half; the Redis password if any; any
+    other secret (the webhook's) as given."""
+    forms = {token, quote(token, safe=""), *others}
     _, _, secret_half = token.partition(":")
     forms.add(secret_half)
     password = urlsplit(redis_url).password if redis_url else None

@@ -6,6 +6,8 @@ sections it needs in its factory (`bot.config.load_settings`, `worker.config.loa
 
 from __future__ import annotations
 
+from typing import Final
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,3 +46,21 @@ class QueueSettings(BaseSettings):
     # A busy worker refreshes its claim on the running job; a claim older than this means the
     # worker is gone and the job is abandoned. Detection takes this plus one sweep interval.
     abandon_after_s: int = Field(default=30, ge=2)
+
+
+# Default ports of `/metrics` and `/healthz`, apart so a bot and a worker can share a host.
+BOT_METRICS_PORT: Final = 9810
+WORKER_METRICS_PORT: Final = 9811
+
+
+class MetricsSettings(BaseSettings):
+    """Where a process serves `/metrics` (Prometheus) and `/healthz`; each sets its own port."""
+
+    model_config = ENV
+
+    # Loopback by default: a bare host does not publish its metrics; compose sets 0.0.0.0 so
+    # Prometheus in another container can scrape.
+    metrics_host: str = "127.0.0.1"
+    # 0 turns the endpoint off. The bot and the worker default to different ports (see their
+    # settings) so both can run on one host.
+    metrics_port: int = Field(default=0, ge=0, le=65_535)

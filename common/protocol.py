@@ -33,13 +33,14 @@ class GenerationRequest(BaseModel):
     seed: int = Field(ge=0, le=MAX_SEED)
     width: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
     height: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
-    steps: int = Field(default=1, ge=1, le=4)
     guidance_scale: float = Field(default=0.0, ge=0.0, le=0.0)
     # PNG for "File" (lossless, as the model made it); JPEG for photos.
     format: Literal["jpeg", "png"] = "jpeg"
     # Redis key of a 512×512 input image for image-to-image; empty for text-to-image.
     source: str = Field(default="", max_length=200)
-    strength: float = Field(default=0.5, gt=0.0, le=1.0)
+    # How far the input is noised: SDXL Turbo's 2-step recipe, of which the worker makes the
+    # one denoising step that strengths in [0.5, 1) give.
+    strength: float = Field(default=0.5, ge=0.5, lt=1.0)
 
 
 class Result(BaseModel):

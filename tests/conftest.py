@@ -68,6 +68,8 @@ class Spawner:
         self.started: list[Process] = []
 
     def __call__(self, module: str, **env: str) -> Process:
+        # No metrics endpoint unless a test asks for one: fixed default ports would collide.
+        env = {"metrics_port": "0", **env}
         process = Process(module, {k.upper(): v for k, v in env.items()}, self.workdir)
         self.started.append(process)
         return process

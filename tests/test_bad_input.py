@@ -13,6 +13,7 @@ from PIL import Image
 from bot import texts
 from bot.i18n import build_i18n
 from bot.services.captions import Wording
+from bot.services.images import ImageButton
 from bot.services.sending import Outcome, ResultSender
 from common.protocol import Result
 from testing.harness import BotUnderTest, environment
@@ -191,10 +192,26 @@ async def test_redis_down_answers_temporarily_unavailable(
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     for key, value in environment(botapi, nowhere).items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("STORAGE_CHAT_ID", "-100999")
+    monkeypatch.setenv("INLINE_DEBOUNCE_S", "0")
     down = BotUnderTest(botapi, nowhere)
     try:
+        # A prompt gets a reply...
         await down.message(botapi.push_message(7360, "/imagine a fox"))
         assert down.answers(7360) == [texts.UNAVAILABLE]
+        # ...a button press an alert only the presser sees...
+        photo = botapi.push_message(7361, "an old photo")
+        data = ImageButton(action="r", image="ab" * 16).pack()
+        await down.feed(
+            {"callback_query": botapi.push_callback_query(7361, photo["message_id"], data)}
+        )
+        (alert,) = [c for c in botapi.calls if c.method == "answerCallbackQuery"]
+        assert (alert.params["text"], alert.params["show_alert"]) == (texts.UNAVAILABLE, True)
+        assert botapi.sent(chat_id=7361) == []
+        # ...and an inline query one result saying so.
+        await down.feed({"inline_query": botapi.push_inline_query("a fox", user_id=7362)})
+        (inline,) = [c for c in botapi.calls if c.method == "answerInlineQuery"]
+        assert [r["title"] for r in inline.params["results"]] == [texts.UNAVAILABLE]
     finally:
         await down.close()
 

@@ -28,10 +28,17 @@ def test_append_writes_a_dated_section_with_the_machine(tmp_path: Path) -> None:
     assert "Python " in text and "Command: `python -m bench.model" in text
 
 
-def test_model_bench_compares_plain_and_worker_paths(capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_bench_compares_plain_and_engine(capsys: pytest.CaptureFixture[str]) -> None:
     args = "--preset tiny --batches 1 2 --iters 1 --warm 0 --variants vae+hot+nofuse --no-append"
     model.main(args.split())
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| vae")]
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| vae")]
     # One table per variant as it finishes, then the whole table again.
     assert [row.split(" | ")[1] for row in rows] == ["1", "2", "1", "2"]
-    assert all(row.split(" | ")[8] == "yes" for row in rows)
+    assert all(row.split(" | ")[9] == "yes" for row in rows)
+    # Same prompt and seed as the plain pipeline: the same picture, to a level.
+    largest = {row.split(" | ")[10].split(",")[0] for row in rows}
+    assert largest <= {"max 0", "max 1"}
+    assert "targets for vae+hot+nofuse (full VAE):" in out
+    assert "batch 1 p50" in out and "(target <= 30 ms)" in out
+    assert "start-up vae+hot+nofuse: build" in out

@@ -12,7 +12,8 @@ from PIL import Image
 from common.protocol import GenerationRequest
 from testing.synthetic import build_tiny_decoder
 from worker.config import ModelSettings, SpeedSettings
-from worker.engine import Engine, batch_sizes, load_engine
+from worker.engine import Engine, load_engine
+from worker.graphs import buckets
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,16 +98,15 @@ def test_a_batch_of_jpegs_comes_back_in_request_order(engine: Engine) -> None:
     assert images == [engine.jpeg.encode(engine.pixels(REQUESTS)[i : i + 1])[0] for i in range(3)]
 
 
-def test_batch_sizes_warmed_up_cover_every_batch() -> None:
-    assert batch_sizes(4, compiled=False) == [1, 2, 3, 4]
-    # Compiled graphs are per batch size: powers of two, batches padded up to the next one.
-    assert batch_sizes(8, compiled=True) == [1, 2, 4, 8]
-    assert batch_sizes(6, compiled=True) == [1, 2, 4, 6]
-    assert batch_sizes(1, compiled=True) == [1]
+def test_buckets_are_powers_of_two_and_the_cap() -> None:
+    # Graphs and compiled kernels are per batch size; batches pad up to the next bucket.
+    assert buckets(8) == [1, 2, 4, 8]
+    assert buckets(6) == [1, 2, 4, 6]
+    assert buckets(1) == [1]
 
 
 def test_mixed_sizes_are_refused_in_one_call(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="share size"):
+    with pytest.raises(ValueError, match="share its image size"):
         engine.pixels([REQUESTS[0], GenerationRequest(prompt="x", seed=1, width=256)])
 
 
@@ -115,7 +115,7 @@ def test_compiled_engines_pad_every_call_to_a_warmed_size(
 ) -> None:
     # torch.compile itself takes minutes on the CPU; the padding around it is what is tested,
     # so "compiling" here returns the module unchanged and hooks record each call's batch size.
-    monkeypatch.setattr("worker.engine.compiled", lambda fn, mode: fn)
+    monkeypatch.setattr("worker.engine.compiled", lambda module, mode: module)
     padded = _engine(tiny_model, compile="default", max_batch=4)
     sizes: dict[str, list[int]] = {"unet": [], "text_encoder": [], "text_encoder_2": []}
     for name, seen in sizes.items():
@@ -128,8 +128,8 @@ def test_compiled_engines_pad_every_call_to_a_warmed_size(
         seen.clear()
     requests = [GenerationRequest(prompt=f"a new prompt {i}", seed=i) for i in range(3)]
     images = padded.pixels(requests)
-    # Three requests run as a batch of four (the padding row is dropped), and so do the three
-    # prompts the text encoders had not seen yet.
+    # Three requests run as a batch of four (the padding row is dropped); the text encoders,
+    # never compiled, see just the three new prompts.
     assert images.shape[0] == 3
-    assert sizes == {"unet": [4], "text_encoder": [4], "text_encoder_2": [4]}
+    assert sizes == {"unet": [4], "text_encoder": [3], "text_encoder_2": [3]}
     _close(images, engine.pixels(requests))

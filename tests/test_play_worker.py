@@ -83,7 +83,7 @@ def test_image_to_image_is_seeded_and_follows_the_input(engine: Engine, redis_ur
     client.set("in:blue", normalise(_photo((10, 10, 250)), 10**7))
 
     def make(source: str, seed: int) -> bytes:
-        request = GenerationRequest(prompt="a fox", seed=seed, source=source, steps=2)
+        request = GenerationRequest(prompt="a fox", seed=seed, source=source)
         return make_images(engine, [request], client)[0]
 
     red = _image(make("in:red", 1), "JPEG")

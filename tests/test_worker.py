@@ -19,7 +19,8 @@ from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
 from testing.jobs import job_context, job_queue
 from worker.config import ModelSettings
-from worker.engine import Engine, load_engine, resolve_device, set_engine
+from worker.devices import resolve_device
+from worker.engine import Engine, load_engine, set_engine
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,6 +12,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
+from worker import metrics
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
 from worker.lifecycle import run_worker
@@ -32,10 +33,19 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
+    # Up before the model loads: a first start downloading weights answers 503, not nothing.
+    health = metrics.serve(settings.metrics, settings.redis.redis_url)
     engine = load_engine(settings.model, settings.speed)
     set_engine(engine)
     if settings.model.warmup:
-        log.info("warm-up generation took %.0f ms", engine.warm_up())
+        for done in engine.warm_up():
+            log.info(
+                "warm-up: batch %d ready in %.1f s (peak GPU memory %.2f GiB)",
+                done.batch,
+                done.seconds,
+                done.peak_bytes / 2**30,
+            )
+    health.set_ready()
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
     log.info("ready: listening on queue %r", settings.queue.queue_name)

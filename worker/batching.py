@@ -6,14 +6,15 @@ images in one engine call, and then runs each job through RQ's normal path: the 
 finds its image ready and only publishes it. So every job keeps RQ's bookkeeping (started,
 finished and failed registries, status, result, failure callback), and an empty queue adds no
 waiting: a lone job starts at once. (RQ's `max_jobs` counts batches, not jobs, with this worker.)
+Jobs being worked on keep short-lived claims (`worker.claims`), and SIGTERM lets the running
+batch finish and be delivered before the worker stops.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import sys
 import time
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -23,15 +24,21 @@ from rq.utils import now
 from rq.worker.base import WorkerStatus
 
 from common.protocol import JOB_FUNCTION, GenerationRequest
+from worker.claims import ClaimRenewal
 from worker.engine import get_engine
 from worker.jobs import Outcome, discard_outcome, store_outcome
+from worker.metrics import observe_generation
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from rq.executions import Execution
     from rq.job import Job
     from rq.queue import Queue
 
-Shape = tuple[int, int, int]
+log = logging.getLogger("worker")
+
+Shape = tuple[int, int]
 
 
 def _request(job: Job) -> GenerationRequest | None:
@@ -45,11 +52,25 @@ def _request(job: Job) -> GenerationRequest | None:
 
 
 class BatchWorker(SimpleWorker):
-    """A SimpleWorker that runs up to `max_batch` waiting jobs as one engine call."""
+    """A SimpleWorker (the warm pipeline stays in this process) that runs up to `max_batch`
+    waiting jobs as one engine call, holding claims of `abandon_after_s` on them meanwhile."""
 
-    def __init__(self, *args: Any, max_batch: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_batch: int = 1, abandon_after_s: int = 30, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_batch = max_batch
+        self.abandon_after_s = abandon_after_s
+        self.stop_requested = False
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.abandon_after_s
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        # RQ's warm shutdown: a running job finishes (and is delivered), then the loop ends.
+        self.stop_requested = True
+        log.info("stop requested: finishing the current job first")
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         jobs = [job, *self._take_waiting(queue)]
@@ -58,20 +79,19 @@ class BatchWorker(SimpleWorker):
             # As BaseWorker.perform_job does: status STARTED, out of the intermediate queue.
             self.prepare_job_execution(each, remove_from_intermediate_queue=len(self.queues) == 1)
             each.started_at = now()
+        running = list(zip(jobs, executions, strict=True))
+        renewal = ClaimRenewal(self, running, self.abandon_after_s)
+        renewal.start()
         try:
-            with self.claims(list(zip(jobs, executions, strict=True))):
-                if len(jobs) > 1:
-                    self._make_images(jobs)
-                for each, execution in zip(jobs, executions, strict=True):
-                    self._perform_prepared(each, queue, execution)
+            if len(jobs) > 1:
+                self._make_images(jobs)
+            for each, execution in running:
+                self._perform_prepared(each, queue, execution)
         finally:
+            renewal.stop()
             for each in jobs:
                 discard_outcome(each.id)
         self.set_state(WorkerStatus.IDLE)
-
-    def claims(self, running: list[tuple[Job, Execution]]) -> AbstractContextManager[None]:
-        """Held while `running` jobs are worked on; subclasses keep their claims alive."""
-        return contextlib.nullcontext()
 
     def _take_waiting(self, queue: Queue) -> list[Job]:
         """Up to max_batch - 1 more jobs of this queue, only those already there (no blocking)."""
@@ -99,7 +119,7 @@ class BatchWorker(SimpleWorker):
         for job in jobs:
             request = _request(job)
             if request is not None:
-                shape = (request.width, request.height, request.steps)
+                shape = (request.width, request.height)
                 groups.setdefault(shape, []).append((job, request))
         for group in groups.values():
             if len(group) == 1:
@@ -115,6 +135,7 @@ class BatchWorker(SimpleWorker):
                     store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
+            observe_generation(elapsed_ms / 1000, len(group))
             for (job, _), image in zip(group, images, strict=True):
                 outcome = Outcome(image=image, generation_ms=elapsed_ms, batch_size=len(group))
                 store_outcome(job.id, outcome)

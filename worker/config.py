@@ -8,7 +8,13 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
-from common.config import ENV, QueueSettings, RedisSettings
+from common.config import (
+    ENV,
+    WORKER_METRICS_PORT,
+    MetricsSettings,
+    QueueSettings,
+    RedisSettings,
+)
 
 
 class ModelSettings(BaseSettings):
@@ -24,16 +30,19 @@ class ModelSettings(BaseSettings):
     # Weight variant on the hub ("fp16" halves the download); auto picks fp16 for a hub id
     # loaded in float16 and none for a local directory.
     model_variant: str = "auto"
-    # Optional replacement VAE, e.g. madebyollin/sdxl-vae-fp16-fix, which decodes in float16
-    # without overflowing. Without it a float16 pipeline decodes in float32.
+    # Optional replacement VAE, e.g. madebyollin/sdxl-vae-fp16-fix, which runs in float16
+    # without overflowing.
     vae_id: str = ""
+    # auto: the model's dtype, except for a VAE that overflows in float16 (the published SDXL
+    # one): bfloat16 on CUDA (float32's range at half the bytes), float32 elsewhere.
+    vae_dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
     warmup: bool = True
     jpeg_quality: int = Field(default=95, ge=50, le=100)
 
 
-CompileMode = Literal[
-    "off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
-]
+# Modes with CUDA graphs of their own (reduce-overhead, max-autotune) are left out: the
+# engine captures its graphs around the compiled kernels.
+CompileMode = Literal["off", "default", "max-autotune-no-cudagraphs"]
 
 
 class SpeedSettings(BaseSettings):
@@ -41,14 +50,18 @@ class SpeedSettings(BaseSettings):
 
     model_config = ENV
 
-    # Jobs waiting together run as one pipeline call; 1 turns batching off.
-    max_batch: int = Field(default=8, ge=1, le=32)
+    # Jobs waiting together run as one call; 1 turns batching off. 4 keeps the defaults (UNet
+    # float16, bfloat16 VAE, a graph per bucket) within a 12 GB GPU; raise it on larger cards.
+    max_batch: int = Field(default=4, ge=1, le=32)
+    # Capture each batch size's UNet-to-pixels work in a CUDA graph at warm-up (CUDA only).
+    cuda_graphs: bool = True
     # NHWC tensors let cuDNN pick its fastest convolutions; ignored on the CPU where NCHW wins.
     channels_last: bool = True
     # One matmul instead of three for q, k and v in every attention block.
     fuse_qkv: bool = True
-    # torch.compile the UNet and the VAE decoder. Off by default: compiling takes minutes at
-    # start (once per batch size) and depends on the exact torch/Triton build.
+    # torch.compile the UNet and the VAE. Off by default: the CUDA graphs remove the launch
+    # overhead without it, while compiling takes minutes at start (once per batch size) and
+    # depends on the exact torch/Triton build.
     compile: CompileMode = "off"
     # Swap the VAE decoder for the tiny TAESD-XL decoder: several times faster, slightly softer.
     tiny_vae: bool = False
@@ -59,12 +72,17 @@ class SpeedSettings(BaseSettings):
     gpu_jpeg: bool = True
 
 
+class WorkerMetricsSettings(MetricsSettings):
+    metrics_port: int = Field(default=WORKER_METRICS_PORT, ge=0, le=65_535)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     model: ModelSettings
     speed: SpeedSettings
     redis: RedisSettings
     queue: QueueSettings
+    metrics: WorkerMetricsSettings
 
 
 def load_settings() -> Settings:
@@ -74,4 +92,5 @@ def load_settings() -> Settings:
         speed=SpeedSettings(),
         redis=RedisSettings(),
         queue=QueueSettings(),
+        metrics=WorkerMetricsSettings(),
     )

@@ -1,65 +1,51 @@
-"""The warm SDXL Turbo pipeline: loaded once per process, then one denoising step per image."""
+"""The warm SDXL Turbo engine: loaded by diffusers once per process, then one step per image.
+
+Text embeddings (cached per prompt) and each request's seeded noise go into the single step
+(`worker.step`: UNet, x0, decoder), then uint8, JPEG or PNG. On CUDA the step of every batch
+size bucket is a CUDA graph captured at warm-up (`worker.graphs`); elsewhere it runs eagerly.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import torch
 from diffusers import AutoencoderKL, AutoPipelineForText2Image
 
-from common.protocol import GenerationRequest
+from common.protocol import IMAGE_SIZE, GenerationRequest
 from worker.config import SpeedSettings
-from worker.fastpath import Decoder, JpegEncoder, compiled, load_tiny_decoder, to_pixels, tune
+from worker.devices import resolve_device, resolve_dtype, resolve_vae_dtype
+from worker.fastpath import (
+    Decoder,
+    JpegEncoder,
+    compiled,
+    load_tiny_decoder,
+    to_pixels,
+    to_png,
+    tune,
+)
+from worker.graphs import Graphs, WarmUp, buckets
+from worker.step import OneStep, Step, image_to_image_step, seeded_noise, text_to_image_step
 from worker.textcache import PromptEmbeddings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from PIL import Image
+
     from worker.config import ModelSettings
 
 log = logging.getLogger(__name__)
 
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 WARMUP_PROMPT = "a lighthouse on a cliff at sunset"
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` prefers CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("DEVICE=cuda but no CUDA device is available")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("DEVICE=mps but MPS is not available")
-    return torch.device(name)
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    if name != "auto":
-        return _DTYPES[name]
-    return torch.float32 if device.type == "cpu" else torch.float16
-
-
-def batch_sizes(max_batch: int, compiled: bool) -> list[int]:
-    """Batch sizes the engine runs: all of them eagerly, powers of two (and the cap) compiled.
-
-    A compiled graph is specialised to its batch size; padding a batch up to the next power of
-    two keeps the number of graphs (and of minutes spent compiling at start) logarithmic.
-    """
-    if not compiled:
-        return list(range(1, max_batch + 1))
-    return sorted({min(2**i, max_batch) for i in range(max_batch.bit_length() + 1)})
-
-
 class Engine:
-    """Owns the pipeline; `generate` turns validated requests into encoded images."""
+    """Owns the loaded models; turns validated requests into images, several in one call."""
 
     def __init__(
         self,
@@ -69,91 +55,140 @@ class Engine:
         speed: SpeedSettings | None = None,
         decoder: Decoder | None = None,
     ) -> None:
-        self.pipe = pipe
-        self.device = device
-        pipe.set_progress_bar_config(disable=True)
+        self.pipe, self.device = pipe, device
         self.speed = speed or SpeedSettings()
-        # The decoder may differ from pipe.vae (a float32 copy, or the tiny one): the pipeline
-        # stops at latents and the engine decodes, so pipe.vae itself is never touched.
+        # The decoder may differ from pipe.vae (the tiny one); pipe.vae still encodes inputs.
         self.vae: Decoder = decoder if decoder is not None else pipe.vae
-        self.vae_dtype: torch.dtype = self.vae.dtype
         tune(pipe, self.vae, self.speed, device)
         self.jpeg = JpegEncoder(jpeg_quality, self.speed.gpu_jpeg, device)
-        self._decode_fn: Callable[..., Any] = self.vae.decode
-        self._compiled = self.speed.compile != "off"
-        self.batch_sizes = batch_sizes(self.speed.max_batch, self._compiled)
-        if self._compiled:
-            # Both text encoders too: eager, their ~700 small kernels cost more than the UNet.
-            for name in ("text_encoder", "text_encoder_2", "unet"):
-                setattr(pipe, name, compiled(getattr(pipe, name), self.speed.compile))
-            self._decode_fn = compiled(self.vae.decode, self.speed.compile)
-        pad_to = self._padded_size if self._compiled else None
-        self.text = PromptEmbeddings(pipe, device, self.speed.text_cache_size, pad_to)
-
-    def _padded_size(self, count: int) -> int:
-        return next((b for b in self.batch_sizes if b >= count), count)
+        self.text = PromptEmbeddings(pipe, device, self.speed.text_cache_size)
+        unet = pipe.unet
+        if self.speed.compile != "off":
+            unet = compiled(unet, self.speed.compile)
+            self.vae.decoder = compiled(self.vae.decoder, self.speed.compile)
+            pipe.vae.encoder = compiled(pipe.vae.encoder, self.speed.compile)
+        self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
+        self._image_steps: dict[float, Step] = {}
+        self.buckets = buckets(self.speed.max_batch)
+        use_graphs = device.type == "cuda" and self.speed.cuda_graphs
+        self.graphs = Graphs(device) if use_graphs else None
+        # Compiled kernels are specialised per batch size, so batches pad up to a bucket too.
+        self._padded = use_graphs or self.speed.compile != "off"
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
-        """One pipeline call for all requests; each keeps its own seed. JPEG bytes, in order."""
+        """Text-to-image JPEGs, in request order, each from its own seed."""
         return self.jpeg.encode(self.pixels(requests))
+
+    def encode(self, pixels: torch.Tensor, image_format: Literal["jpeg", "png"]) -> list[bytes]:
+        return to_png(pixels) if image_format == "png" else self.jpeg.encode(pixels)
 
     @torch.inference_mode()
     def pixels(self, requests: Sequence[GenerationRequest]) -> torch.Tensor:
-        """The images as uint8 NCHW on the device, before encoding."""
-        first = requests[0]
-        if any(
-            (r.width, r.height, r.steps) != (first.width, first.height, first.steps)
-            for r in requests
-        ):
-            raise ValueError("a batch must share size and step count")
-        padded = list(requests)
-        if self._compiled:
-            # Padding rows repeat the last request; their images are computed and dropped.
-            padded += [requests[-1]] * (self._padded_size(len(requests)) - len(requests))
-        if self.speed.compile in ("reduce-overhead", "max-autotune"):
-            # CUDA-graph outputs are reused between replays; this marks a new iteration.
-            torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
-        embeds, pooled = self.text.encode([r.prompt for r in padded])
-        generators = [torch.Generator(device=self.device).manual_seed(r.seed) for r in padded]
-        latents = self.pipe(
-            prompt_embeds=embeds,
-            pooled_prompt_embeds=pooled,
-            height=first.height,
-            width=first.width,
-            num_inference_steps=first.steps,
-            guidance_scale=0.0,
-            generator=generators,
-            output_type="latent",
-        ).images
-        return self._decode(latents)[: len(requests)]
+        """Text-to-image: uint8 NCHW on the device, before encoding."""
+        return self._make(requests, None)
 
-    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        latents = latents.to(self.vae_dtype) / self.vae.config.scaling_factor
-        return to_pixels(self._decode_fn(latents, return_dict=False)[0])
+    @torch.inference_mode()
+    def image_to_image(
+        self, requests: Sequence[GenerationRequest], image: Image.Image
+    ) -> torch.Tensor:
+        """uint8 NCHW images made from one RGB input image the requests' size, each seeded."""
+        size = (requests[0].width, requests[0].height)
+        if image.mode != "RGB" or image.size != size:
+            raise ValueError(
+                f"the input must be an RGB image of {size[0]}x{size[1]}, "
+                f"not {image.mode} {image.size[0]}x{image.size[1]}"
+            )
+        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].to(self.device)
+        return self._make(requests, (pixels.float() / 127.5 - 1.0).to(self.pipe.vae.dtype))
 
-    def warm_up(self) -> float:
-        """Run every batch size the worker will use, so no user pays first-call costs.
+    def finish(self, decoded: torch.Tensor) -> torch.Tensor:
+        """Every decoded batch passes here, float in [-1, 1] on the device, before it becomes
+        uint8 and then JPEG or PNG: checks on the images themselves belong here.
 
-        On CUDA this covers cuDNN's autotuning per shape and, with COMPILE, each graph's
-        compilation; on the CPU one image is enough (nothing there depends on the shape).
+        Under CUDA graphs `decoded` is the graph's output; the next replay overwrites it.
         """
-        started = time.perf_counter()
-        sizes = self.batch_sizes if self.device.type == "cuda" or self._compiled else [1]
-        for size in sizes:
-            # Distinct prompts, so the text encoders also run (and compile) at this size.
-            prompts = [f"{WARMUP_PROMPT}, take {size}.{row}" for row in range(size)]
-            self.generate([GenerationRequest(prompt=p, seed=0) for p in prompts])
-        return (time.perf_counter() - started) * 1000
+        return to_pixels(decoded)
 
+    def _make(
+        self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
+    ) -> torch.Tensor:
+        first = requests[0]
+        if any((r.width, r.height) != (first.width, first.height) for r in requests):
+            raise ValueError("a batch must share its image size")
+        cap = self.buckets[-1]
+        chunks = [requests[i : i + cap] for i in range(0, len(requests), cap)]
+        return torch.cat([self.finish(self._decoded(chunk, source)) for chunk in chunks])
 
-def _decoder(pipe: Any, speed: SpeedSettings, dtype: torch.dtype) -> Decoder:
-    """The module that turns latents into images; the pipeline itself stops at latents."""
-    if speed.tiny_vae:
-        return load_tiny_decoder(speed.tiny_vae_id, dtype, pipe.device)
-    if pipe.vae.dtype == torch.float16 and pipe.vae.config.force_upcast:
-        # The stock SDXL VAE overflows in float16 and decodes to NaN (black images).
-        return pipe.vae.to(torch.float32)
-    return pipe.vae
+    def _decoded(
+        self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
+    ) -> torch.Tensor:
+        name, fn = self._function(requests[0], source is not None)
+        inputs = self._inputs(requests, source)
+        if self.graphs is not None and (out := self.graphs.run(name, inputs)) is not None:
+            return out
+        rows = len(requests)
+        if self._padded:
+            size = next(b for b in self.buckets if b >= rows)
+            # Padding rows repeat the last request; their images are computed and dropped.
+            inputs = [torch.cat([x, x[-1:].expand(size - rows, *x.shape[1:])]) for x in inputs]
+        return fn(*inputs)[:rows]
+
+    def _function(
+        self, request: GenerationRequest, from_image: bool
+    ) -> tuple[str, Callable[..., torch.Tensor]]:
+        if not from_image:
+            return "text", self.step.text_to_image
+        step = self._image_steps.get(request.strength)
+        if step is None:
+            step = image_to_image_step(self.pipe.scheduler, request.strength)
+            self._image_steps[request.strength] = step
+        return f"image@{step.timestep}", self.step.image_to_image(step)
+
+    def _inputs(
+        self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
+    ) -> list[torch.Tensor]:
+        """What the step function takes; only these change between calls of one shape."""
+        embeds, pooled = self.text.encode([r.prompt for r in requests])
+        scale, channels = self.step.vae_scale, self.pipe.unet.config.in_channels
+        shape = (1, channels, requests[0].height // scale, requests[0].width // scale)
+        generators = [torch.Generator(self.device).manual_seed(r.seed) for r in requests]
+        if source is None:
+            return [seeded_noise(generators, shape, self.pipe.unet.dtype), embeds, pooled]
+        # As diffusers' img2img: each generator samples its latent first, then its noise; the
+        # sample is drawn in float32, as diffusers' upcast encoder draws it.
+        eps = seeded_noise(generators, shape, torch.float32).to(source.dtype)
+        noise = seeded_noise(generators, shape, self.pipe.unet.dtype)
+        return [noise, embeds, pooled, source.expand(len(requests), -1, -1, -1), eps]
+
+    @torch.inference_mode()
+    def warm_up(self) -> list[WarmUp]:
+        """Capture every graph and run every bucket, so no user pays first-call costs.
+
+        On the CPU without compile one image is enough (nothing there depends on the shape).
+        """
+        done: list[WarmUp] = []
+        for size in self.buckets if self._padded else [1]:
+            started = time.perf_counter()
+            # Distinct prompts, so the text encoders also run at this size.
+            requests = [
+                GenerationRequest(prompt=f"{WARMUP_PROMPT}, take {size}.{row}", seed=row)
+                for row in range(size)
+            ]
+            if self.graphs is not None:
+                self._capture(self.graphs, requests)
+            self.generate(requests)
+            cuda = self.device.type == "cuda"
+            peak = torch.cuda.max_memory_allocated(self.device) if cuda else 0
+            done.append(WarmUp(size, time.perf_counter() - started, peak))
+        return done
+
+    def _capture(self, graphs: Graphs, requests: list[GenerationRequest]) -> None:
+        """Text-to-image and image-to-image graphs for this batch of default-sized requests."""
+        shape = (1, 3, IMAGE_SIZE, IMAGE_SIZE)
+        gray = torch.zeros(shape, device=self.device, dtype=self.pipe.vae.dtype)
+        for source in (None, gray):
+            name, fn = self._function(requests[0], source is not None)
+            graphs.capture(name, fn, self._inputs(requests, source))
 
 
 def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> Engine:
@@ -173,7 +208,11 @@ def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> 
     log.info("loading %s on %s as %s; %r", settings.model_id, device, dtype, speed)
     pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
     pipe.to(device)
-    return Engine(pipe, device, settings.jpeg_quality, speed, _decoder(pipe, speed, dtype))
+    vae_dtype = resolve_vae_dtype(settings.vae_dtype, dtype, pipe.vae.config.force_upcast, device)
+    # Module.to: diffusers' own `to` warns on every dtype cast.
+    torch.nn.Module.to(pipe.vae, dtype=vae_dtype)
+    decoder = load_tiny_decoder(speed.tiny_vae_id, dtype, device) if speed.tiny_vae else None
+    return Engine(pipe, device, settings.jpeg_quality, speed, decoder)
 
 
 _engine: Engine | None = None

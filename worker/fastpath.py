@@ -1,4 +1,5 @@
-"""Speed switches applied once to a loaded pipeline: layout, fused attention, decoder, compile."""
+"""Speed switches applied once to loaded models (layout, fused attention, tiny decoder,
+compile), and the last stage of every image: uint8 on the device, then JPEG or PNG."""
 
 from __future__ import annotations
 
@@ -53,15 +54,28 @@ def load_tiny_decoder(model_id: str, dtype: torch.dtype, device: torch.device) -
     return tiny.to(device).eval()
 
 
-def compiled(fn: Callable[..., Any], mode: CompileMode) -> Callable[..., Any]:
-    """`torch.compile` with static shapes: each batch size gets its own specialised graph."""
+def compiled(module: torch.nn.Module, mode: CompileMode) -> Any:
+    """`torch.compile` with static shapes: each batch size gets its own specialised kernels.
+
+    Only modes without CUDA graphs: the engine captures its own graphs around these.
+    """
     compile_mode = None if mode == "default" else mode
-    return torch.compile(fn, mode=compile_mode, dynamic=False)
+    return torch.compile(module, mode=compile_mode, dynamic=False)
 
 
 def to_pixels(images: torch.Tensor) -> torch.Tensor:
     """Decoder output in [-1, 1] to uint8 NCHW, on the device: 4x fewer bytes to copy back."""
     return ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def to_png(pixels: torch.Tensor) -> list[bytes]:
+    """uint8 NCHW images to lossless PNG bytes, in order."""
+    out: list[bytes] = []
+    for row in pixels.permute(0, 2, 3, 1).cpu().numpy():
+        buffer = io.BytesIO()
+        Image.fromarray(row).save(buffer, format="PNG")
+        out.append(buffer.getvalue())
+    return out
 
 
 class JpegEncoder:

@@ -9,12 +9,10 @@ from typing import Any
 
 from rq import get_current_job
 
-# `on_failure` stays importable here for jobs enqueued with its old path.
-from common.failures import on_failure, publish
+from common.failures import publish
 from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
-
-__all__ = ["generate", "on_failure", "publish"]
+from worker.metrics import observe_generation
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +54,7 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         (image,) = get_engine().generate([valid])
         outcome = Outcome(image=image, generation_ms=(time.perf_counter() - started) * 1000)
+        observe_generation(outcome.generation_ms / 1000, 1)
     if outcome.error is not None:
         raise outcome.error
     elapsed_ms, image = outcome.generation_ms, outcome.image

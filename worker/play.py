@@ -1,8 +1,7 @@
 """Jobs beyond one photo: variations (several seeds), PNG files and image-to-image.
 
-They run as their own RQ job function, never micro-batched with plain photos, so the photo
-fast path stays exactly as it is. All images of one job come from one pipeline call and are
-published as one `Result`.
+They run as their own RQ job function, never micro-batched with plain photos. All images of
+one job come from one engine call and are published as one `Result`.
 """
 
 from __future__ import annotations
@@ -12,15 +11,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from diffusers import AutoPipelineForImage2Image
-from PIL import Image, ImageOps
+from PIL import Image
 from rq import get_current_job
 
 from common.failures import publish
 from common.protocol import IMAGE_SIZE, GenerationRequest, Result
 from worker.engine import get_engine
+from worker.metrics import observe_generation
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,87 +28,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# SDXL Turbo's recommendation for image-to-image: 2 steps at strength 0.5, which diffusers
-# runs as int(2 * 0.5) = 1 denoising step from a half-noised input.
-IMG2IMG_STEPS = 2
 
-_image_pipes: dict[int, Any] = {}
-
-
-def image_pipe(engine: Engine) -> Any:
-    """The img2img pipeline on the engine's warm components: no second copy of the weights."""
-    pipe = _image_pipes.get(id(engine))
-    if pipe is None:
-        pipe = AutoPipelineForImage2Image.from_pipe(engine.pipe)
-        pipe.set_progress_bar_config(disable=True)
-        _image_pipes[id(engine)] = pipe
-    return pipe
-
-
-def fit(data: bytes) -> Image.Image:
-    """Decode an input image and resize and centre-crop it to 512×512 RGB."""
-    with Image.open(io.BytesIO(data)) as opened:
-        image = ImageOps.exif_transpose(opened).convert("RGB")
-    return ImageOps.fit(image, (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
-
-
-@torch.inference_mode()
-def _encode(engine: Engine, images: Sequence[Image.Image], seeds: Sequence[int]) -> torch.Tensor:
-    """Scaled VAE latents of the inputs, sampled with each request's seed."""
-    vae = engine.pipe.vae
-    batch = torch.stack([torch.from_numpy(np.array(image)).permute(2, 0, 1) for image in images])
-    pixels = batch.to(engine.device, torch.float32) / 127.5 - 1.0
-    # The stock SDXL VAE overflows in float16; the engine already keeps it in float32 unless a
-    # tiny decoder replaced it, in which case it is lifted to float32 just for this encode.
-    lifted = vae.dtype == torch.float16 and vae.config.force_upcast
-    if lifted:
-        vae.to(torch.float32)
+def source_image(data: bytes) -> Image.Image:
+    """The stored input image, which the bot already cropped to 512×512; others are refused."""
     try:
-        latents = [
-            vae.encode(pixels[i : i + 1].to(vae.dtype)).latent_dist.sample(
-                torch.Generator(device=engine.device).manual_seed(seed)
-            )
-            for i, seed in enumerate(seeds)
-        ]
-    finally:
-        if lifted:
-            vae.to(torch.float16)
-    scaled: torch.Tensor = torch.cat(latents) * vae.config.scaling_factor
-    return scaled
-
-
-@torch.inference_mode()
-def img2img_pixels(
-    engine: Engine, requests: Sequence[GenerationRequest], images: Sequence[Image.Image]
-) -> torch.Tensor:
-    """uint8 NCHW images made from `images`, one per request, each with its own seed."""
-    pipe = image_pipe(engine)
-    seeds = [r.seed for r in requests]
-    latents = _encode(engine, images, seeds).to(engine.pipe.unet.dtype)
-    if engine.speed.compile in ("reduce-overhead", "max-autotune"):
-        # As in Engine.pixels: CUDA-graph outputs are reused between replays.
-        torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
-    embeds, pooled = engine.text.encode([r.prompt for r in requests])
-    out = pipe(
-        prompt_embeds=embeds,
-        pooled_prompt_embeds=pooled,
-        image=latents,  # 4 channels: taken as latents, the pipeline skips its own VAE encode
-        num_inference_steps=IMG2IMG_STEPS,
-        strength=requests[0].strength,
-        guidance_scale=0.0,
-        generator=[torch.Generator(device=engine.device).manual_seed(s) for s in seeds],
-        output_type="latent",
-    ).images
-    return engine._decode(out)
-
-
-def to_png(pixels: torch.Tensor) -> list[bytes]:
-    out: list[bytes] = []
-    for row in pixels.permute(0, 2, 3, 1).cpu().numpy():
-        buffer = io.BytesIO()
-        Image.fromarray(row).save(buffer, format="PNG")
-        out.append(buffer.getvalue())
-    return out
+        with Image.open(io.BytesIO(data)) as opened:
+            image = opened.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise ValueError("the input image cannot be read") from exc
+    if image.size != (IMAGE_SIZE, IMAGE_SIZE):
+        width, height = image.size
+        side = IMAGE_SIZE
+        raise ValueError(f"the input image must be {side}×{side}, not {width}×{height}")
+    return image
 
 
 def make_images(
@@ -125,10 +54,10 @@ def make_images(
         data = connection.get(first.source)
         if not isinstance(data, bytes):
             raise ValueError("the input image has expired")
-        pixels = img2img_pixels(engine, requests, [fit(data)] * len(requests))
+        pixels = engine.image_to_image(requests, source_image(data))
     else:
         pixels = engine.pixels(requests)
-    return to_png(pixels) if first.format == "png" else engine.jpeg.encode(pixels)
+    return engine.encode(pixels, first.format)
 
 
 def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
@@ -142,6 +71,7 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
     started = time.perf_counter()
     images = make_images(get_engine(), valid, job.connection)
     elapsed_ms = (time.perf_counter() - started) * 1000
+    observe_generation(elapsed_ms / 1000, len(images))
     mime = "image/png" if valid[0].format == "png" else "image/jpeg"
     result = Result(
         job_id=job.id,

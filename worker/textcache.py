@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
 Embedding = tuple[torch.Tensor, torch.Tensor]
 
@@ -20,19 +20,10 @@ class PromptEmbeddings:
     prompt alone; one entry is 77x2048 + 1280 values (about 320 KB in float16).
     """
 
-    def __init__(
-        self,
-        pipe: Any,
-        device: torch.device,
-        size: int,
-        pad_to: Callable[[int], int] | None = None,
-    ) -> None:
+    def __init__(self, pipe: Any, device: torch.device, size: int) -> None:
         self._pipe = pipe
         self._device = device
         self.size = size
-        # Compiled encoders have one graph per batch size: the prompts to encode are padded
-        # up to one of those sizes (repeating the last), and the padding rows dropped.
-        self._pad_to = pad_to
         self._entries: OrderedDict[str, Embedding] = OrderedDict()
         self.hits = 0
         self.misses = 0
@@ -58,11 +49,8 @@ class PromptEmbeddings:
         return embeds, pooled
 
     def _run_encoders(self, prompts: list[str]) -> list[Embedding]:
-        padded = list(prompts)
-        if self._pad_to is not None:
-            padded += prompts[-1:] * (self._pad_to(len(prompts)) - len(prompts))
         embeds, _, pooled, _ = self._pipe.encode_prompt(
-            prompt=padded, device=self._device, do_classifier_free_guidance=False
+            prompt=prompts, device=self._device, do_classifier_free_guidance=False
         )
         # Clones, so that one cached row does not keep its whole batch alive.
         return [(embeds[i].clone(), pooled[i].clone()) for i in range(len(prompts))]

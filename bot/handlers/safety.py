@@ -14,15 +14,13 @@ subscribes only to the update types it handles.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import AiogramError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import CallbackQuery, ErrorEvent, Message, User
+from aiogram.types import CallbackQuery, ErrorEvent, Message, Update, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
@@ -53,23 +51,38 @@ def _locale(user: User | None, i18n: I18n) -> str:
     return locale_for(user.language_code if user else None, i18n.default_locale)
 
 
+# The one answer a failed update gets: a Telegram hiccup on it is worth one more try.
+APOLOGY_ATTEMPTS = 2
+
+
+async def _apologise(update: Update, i18n: I18n, text_id: str) -> None:
+    """Answer each kind of update in its way: a reply, a button alert, an inline result."""
+    for attempt in range(1, APOLOGY_ATTEMPTS + 1):
+        try:
+            if update.message is not None:
+                text = i18n.gettext(text_id, locale=_locale(update.message.from_user, i18n))
+                await update.message.reply(text)
+            elif update.callback_query is not None:
+                query = update.callback_query
+                text = i18n.gettext(text_id, locale=_locale(query.from_user, i18n))
+                await query.answer(text, show_alert=True)
+            elif update.inline_query is not None:
+                inline = update.inline_query
+                text = i18n.gettext(text_id, locale=_locale(inline.from_user, i18n))
+                await inline.answer([article("failed", text)], cache_time=0, is_personal=True)
+            return
+        except (TimeoutError, AiogramError) as exc:
+            log.warning(
+                "update %d: apology not sent (%s), attempt %d", update.update_id, exc, attempt
+            )
+
+
 @router.errors(ExceptionTypeFilter(RedisError))
 async def redis_unavailable(event: ErrorEvent, i18n: I18n) -> bool:
-    """Say "temporarily unavailable" in the way each kind of update is answered."""
+    """Redis is down: "temporarily unavailable", wherever a handler met it."""
     update = event.update
-    log.warning("update %d: Redis unavailable (%s)", update.update_id, event.exception)
-    with contextlib.suppress(AiogramError, asyncio.TimeoutError):
-        if update.message is not None:
-            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(update.message.from_user, i18n))
-            await update.message.reply(text)
-        elif update.callback_query is not None:
-            query = update.callback_query
-            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(query.from_user, i18n))
-            await query.answer(text, show_alert=True)
-        elif update.inline_query is not None:
-            inline = update.inline_query
-            text = i18n.gettext(texts.UNAVAILABLE, locale=_locale(inline.from_user, i18n))
-            await inline.answer([article("unavailable", text)], cache_time=0, is_personal=True)
+    log.error("update %d: Redis unavailable", update.update_id, exc_info=event.exception)
+    await _apologise(update, i18n, texts.UNAVAILABLE)
     return True
 
 
@@ -83,14 +96,5 @@ async def on_error(event: ErrorEvent, i18n: I18n) -> bool:
         type(event.exception).__name__,
         exc_info=event.exception,
     )
-    # Telegram may be what failed, so the apology is best effort.
-    with contextlib.suppress(AiogramError, asyncio.TimeoutError):
-        if update.message is not None:
-            locale = _locale(update.message.from_user, i18n)
-            await update.message.answer(i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale))
-        elif update.callback_query is not None:
-            locale = _locale(update.callback_query.from_user, i18n)
-            await update.callback_query.answer(
-                i18n.gettext(texts.SOMETHING_WENT_WRONG, locale=locale)
-            )
+    await _apologise(update, i18n, texts.SOMETHING_WENT_WRONG)
     return True

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import ValidationError
 from redis.exceptions import RedisError, ResponseError
 
+from bot import metrics
 from bot.services.jobs import JobContext
 from bot.services.running import Running
 from bot.services.sending import Outcome, ResultSender
@@ -168,6 +169,7 @@ class ResultDelivery:
                 log.warning("second result for job %s dropped", job_id)
                 return await self._acknowledge(entry_id, job_id, keep_answer=True)
         outcome = await self._sender.send(context, result, lambda: self._keep(entry_id))
+        metrics.count_delivery(context, result, outcome)
         if outcome is Outcome.LATER:
             # Idle from now on: the next round starts `claim_idle_s` after this one ended.
             return await self._keep(entry_id)

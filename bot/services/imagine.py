@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiogram.enums import ChatAction
 
+from bot import metrics
 from bot.services.admission import Admitted, Refused, Repeated
 from bot.services.chat_actions import show_upload
 from bot.services.jobs import JobContext, new_seed
@@ -73,6 +74,7 @@ class ImagineService:
         self._status = status
         self._play = play
 
+    @metrics.counts_admissions
     async def request(self, ask: Ask) -> Queued | Refused:
         """Admit, fetch the input picture, queue, and post the queue position if any.
 

@@ -35,4 +35,5 @@ def get_chat(ctx: Context, req: ApiRequest) -> JSON:
 def delete_webhook(ctx: Context, req: ApiRequest) -> bool:
     if req.params.get("drop_pending_updates"):
         ctx.state.updates.clear()
+    ctx.state.webhook.url = ctx.state.webhook.secret_token = ""
     return True

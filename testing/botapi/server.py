@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import editing, misc, sending  # noqa: F401  (importing registers the methods)
+from . import editing, misc, sending, webhook  # noqa: F401  (importing registers the methods)
 from .core import DEFAULT_DESCRIPTIONS, HANDLERS, JSON, ApiError, ApiRequest, Call, Context
 from .flood import Flood, FloodGate
 from .inspecting import InspectMixin
@@ -58,6 +58,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         self._runner: web.AppRunner | None = None
         self._new_update: asyncio.Event | None = None
         self._closing = False
+        self._pusher: asyncio.Task[None] | None = None
         # Telegram's flood control, when asked for (`flood_mode`); None sends without limits.
         self._flood = FloodGate(flood) if flood is not None else None
 
@@ -100,6 +101,8 @@ class FakeBotAPI(PushMixin, InspectMixin):
         # Pending long polls return at once instead of holding the shutdown for their timeout.
         self._closing = True
         self._wake_threadsafe()
+        if self._pusher is not None:
+            loop.call_soon_threadsafe(self._pusher.cancel)
         if self._runner is not None:
             cleanup = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop)
             with contextlib.suppress(Exception):
@@ -108,7 +111,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         thread.join(timeout=10)
         loop.close()
         self.state.wake_pollers = lambda: None
-        self._loop = self._thread = self._runner = None
+        self._loop = self._thread = self._runner = self._pusher = None
 
     def __enter__(self) -> FakeBotAPI:
         return self.start()
@@ -135,6 +138,8 @@ class FakeBotAPI(PushMixin, InspectMixin):
         sock.bind(("127.0.0.1", self._port))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
+        pusher = webhook.WebhookPusher(self.state, lambda: self._new_update)
+        self._pusher = asyncio.create_task(pusher.run())
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -164,6 +169,8 @@ class FakeBotAPI(PushMixin, InspectMixin):
                 raise error
             if self._flood is not None:
                 self._flood.check(req.method, req.params)
+            if req.method == "getUpdates" and self.state.webhook.url:
+                raise ApiError(409, webhook.WEBHOOK_ACTIVE)
             if req.method == "getUpdates":
                 return 200, {"ok": True, "result": await self._get_updates(req.params)}
             handler = HANDLERS.get(req.method)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .core import JSON, Call, Fault
+from .webhook import Delivery, Webhook
 
 # Telegram only sends these when a bot asks for them explicitly in allowed_updates.
 OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -56,6 +57,8 @@ class BotState:
         self.poll_generation = 0
         self.chats: dict[int, JSON] = {}
         self.history: dict[int, list[JSON]] = {}
+        self.webhook = Webhook()
+        self.deliveries: list[Delivery] = []
 
     def reset(self, *, history: bool = True) -> None:
         with self.lock:
@@ -64,6 +67,8 @@ class BotState:
             self.updates = []
             self.open_queries = set()
             self.allowed_updates = []
+            self.webhook = Webhook()
+            self.deliveries = []
             if history:
                 self.chats, self.history = {}, {}
             self.changed.notify_all()

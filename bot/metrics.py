@@ -1,0 +1,224 @@
+"""The bot's Prometheus metrics, and its `/metrics` and `/healthz` endpoint on aiohttp.
+
+Counted at a few choke points, so handlers and services stay free of metric code:
+- `counts_admissions` wraps `ImagineService.request`: every request, queued or refused (why);
+- `TelegramErrorCounter` is a Bot API session middleware: every error Telegram (or the
+  network) answers, by method and code;
+- `count_delivery` is called once per answer the delivery loop tried to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from aiogram import exceptions as tg
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from aiohttp import web
+from prometheus_client import Counter, Gauge, Histogram
+from redis.exceptions import RedisError
+
+from bot import texts
+from common.metrics import (
+    HEALTH_PATH,
+    LISTENING,
+    METRICS_PATH,
+    NAMESPACE,
+    PORT_TAKEN,
+    Problems,
+    exposition,
+    health_answer,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from aiogram import Bot
+    from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
+    from aiogram.methods import Response, TelegramMethod
+    from aiogram.methods.base import TelegramType
+    from redis.asyncio import Redis
+
+    from bot.services.jobs import JobContext
+    from bot.services.sending import Outcome
+    from common.config import MetricsSettings
+    from common.protocol import Result
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+REQUESTS = Counter(
+    "requests", "Requests by outcome: accepted, or refused and why.",
+    ["outcome", "reason"], namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+PICTURES_SENT = Counter(
+    "pictures_sent", "Pictures Telegram accepted (an album counts each).",
+    namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+FAILURES = Counter(
+    "failures", "Answers that are not a picture: a worker error code (timeout, failed, "
+    "abandoned, invalid), undeliverable (Telegram refuses for good), send_deferred (attempts "
+    "ran out; tried again later).", ["kind"], namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+TELEGRAM_ERRORS = Counter(
+    "telegram_errors", "Failed Bot API calls by method and code (429, 400, 403, 5xx, network…).",
+    ["method", "code"], namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+UPDATE_TO_PHOTO = Histogram(
+    "update_to_photo_seconds", "From accepting a request to Telegram taking its picture.",
+    namespace=NAMESPACE, subsystem="bot",
+    buckets=(0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120, 300),
+)  # fmt: skip
+QUEUE_DEPTH = Gauge(
+    "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
+    namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+# Observed by the outgoing pacing (Telegram's per-chat and global send limits) each time a
+# send waits its turn; defined here so dashboards and alerts can rely on the name.
+SEND_PACE_WAIT = Histogram(
+    "send_pace_wait_seconds", "Time a send waited for its turn under Telegram's limits.",
+    namespace=NAMESPACE, subsystem="bot", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)  # fmt: skip
+
+REFUSAL_REASONS = {
+    texts.USAGE: "empty",
+    texts.TOO_LONG: "too_long",
+    texts.BAD_SEED: "bad_seed",
+    texts.BLOCKED: "blocked",
+    texts.PAUSED: "paused",
+    texts.SLOW_DOWN: "user_rate",
+    texts.GROUP_BUSY: "group_rate",
+    texts.WAIT_FOR_RUNNING: "inflight",
+    texts.QUEUE_FULL: "queue_full",
+}
+
+
+def counts_admissions(admit: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Count each admission's outcome; a refusal is told apart by the text id it carries."""
+
+    @functools.wraps(admit)
+    async def counted(*args: P.args, **kwargs: P.kwargs) -> T:
+        outcome = await admit(*args, **kwargs)
+        refused = getattr(outcome, "text", None)
+        if refused is None:
+            REQUESTS.labels("accepted", "").inc()
+        else:
+            REQUESTS.labels("refused", REFUSAL_REASONS.get(refused, "other")).inc()
+        return outcome
+
+    return counted
+
+
+_CODES: tuple[tuple[type[tg.TelegramAPIError], str], ...] = (
+    (tg.TelegramRetryAfter, "429"),
+    (tg.TelegramMigrateToChat, "400"),
+    (tg.TelegramBadRequest, "400"),
+    (tg.TelegramUnauthorizedError, "401"),
+    (tg.TelegramForbiddenError, "403"),
+    (tg.TelegramNotFound, "404"),
+    (tg.TelegramConflictError, "409"),
+    (tg.TelegramEntityTooLarge, "413"),  # before its parent, TelegramNetworkError
+    (tg.TelegramServerError, "5xx"),
+    (tg.TelegramNetworkError, "network"),
+)
+
+
+def telegram_error_code(exc: tg.TelegramAPIError) -> str:
+    return next((code for kind, code in _CODES if isinstance(exc, kind)), "other")
+
+
+class TelegramErrorCounter(BaseRequestMiddleware):
+    """Counts every Bot API call that fails, whoever made it; the error goes on unchanged."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except tg.TelegramAPIError as exc:
+            TELEGRAM_ERRORS.labels(method.__api_method__, telegram_error_code(exc)).inc()
+            raise
+
+
+def count_delivery(context: JobContext, result: Result, outcome: Outcome) -> None:
+    """Count one attempt of the delivery loop at sending an answer."""
+    # By value: the sending module (through inline answers) imports the services that are
+    # counted here, so this module must not import it back.
+    if outcome.value == "dropped":
+        FAILURES.labels("undeliverable").inc()
+    elif outcome.value == "later":
+        FAILURES.labels("send_deferred").inc()
+    elif result.status != "ok":
+        FAILURES.labels(result.error or "failed").inc()
+    else:
+        PICTURES_SENT.inc(len(result.images))
+        UPDATE_TO_PHOTO.observe(max(0.0, time.time() - context.enqueued_at))
+
+
+class BotHealth:
+    """Ready while Redis answers and every background loop (delivery, sweep, status) runs."""
+
+    def __init__(self, redis: Redis, queue_key: str, loops: list[asyncio.Task[None]]) -> None:
+        self._redis, self._queue_key, self._loops = redis, queue_key, loops
+
+    async def problems(self) -> Problems:
+        ended = sum(task.done() for task in self._loops)
+        found = [f"{ended} of {len(self._loops)} background loops ended"] if ended else []
+        try:
+            await asyncio.wait_for(self._redis.ping(), timeout=2)
+        except (RedisError, OSError, TimeoutError) as exc:
+            found.append(f"redis unreachable ({type(exc).__name__})")
+        return found
+
+    async def read_queue_depth(self) -> None:
+        try:
+            QUEUE_DEPTH.set(int(await asyncio.wait_for(self._redis.llen(self._queue_key), 2)))
+        except (RedisError, OSError, TimeoutError):
+            QUEUE_DEPTH.set(float("nan"))
+
+
+class MetricsEndpoint:
+    """The running aiohttp site, or nothing when METRICS_PORT is 0 or the port is taken."""
+
+    def __init__(self, runner: web.AppRunner | None = None) -> None:
+        self._runner = runner
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def serve(settings: MetricsSettings, health: BotHealth) -> MetricsEndpoint:
+    """Start serving `/metrics` and `/healthz` on the bot's event loop."""
+    if not settings.metrics_port:
+        return MetricsEndpoint()
+
+    async def metrics(_: web.Request) -> web.Response:
+        await health.read_queue_depth()
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def healthz(_: web.Request) -> web.Response:
+        status, text = health_answer(await health.problems())
+        return web.Response(status=status, text=text)
+
+    app = web.Application()
+    app.router.add_get(METRICS_PATH, metrics)
+    app.router.add_get(HEALTH_PATH, healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+    except OSError as exc:
+        log.error(PORT_TAKEN, settings.metrics_port, exc)
+        await runner.cleanup()
+        return MetricsEndpoint()
+    log.info(LISTENING, settings.metrics_host, settings.metrics_port)
+    return MetricsEndpoint(runner)

@@ -1,0 +1,164 @@
+"""`/metrics` and `/healthz` of a running bot and worker: counters move as requests go
+through, and readiness follows Redis going away and coming back."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING
+
+import pytest
+import redis.asyncio as aredis
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import texts
+from bot.metrics import BotHealth, serve
+from common.config import MetricsSettings
+from testing.faults import wait_until
+from testing.support import ROOT, free_port
+from tests.conftest import Stack
+from worker import metrics as worker_metrics
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+class Observed(Stack):
+    """The test stack with both processes' metrics endpoints on."""
+
+    def __init__(self, workdir: Path, model: Path) -> None:
+        self.ports = {"bot": free_port(), "worker": free_port()}
+        super().__init__(workdir, model, worker=False, metrics_port=str(self.ports["bot"]))
+        self.worker = self.start_worker(metrics_port=str(self.ports["worker"]))
+
+    def get(self, process: str, path: str) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{self.ports[process]}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def scrape(self, process: str) -> Samples:
+        status, text = self.get(process, "/metrics")
+        assert status == 200
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Observed]:
+    running = Observed(tmp_path_factory.mktemp("observed"), tiny_model)
+    yield running
+    running.close()
+
+
+def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> None:
+    bot, worker = observed.scrape("bot"), observed.scrape("worker")
+    assert value(worker, "imagine_worker_ready") == 1
+    observed.botapi.fail_next("sendPhoto", status=502)
+    observed.botapi.push_message(7001, "/imagine a counted fox", user_id=7001)
+    observed.botapi.push_message(7002, "/imagine", user_id=7002)
+    observed.botapi.wait_for(lambda c: c.chat_id == 7001 and c.method == "sendPhoto" and c.ok)
+    usage = observed.botapi.wait_for(lambda c: c.chat_id == 7002 and c.method == "sendMessage")
+    assert usage.result["text"] == texts.USAGE.replace("<code>", "").replace("</code>", "")
+
+    def moved(name: str, before: Samples, **labels: str) -> float:
+        return value(observed.scrape("bot"), name, **labels) - value(before, name, **labels)
+
+    # The delivery loop counts right after Telegram's answer: wait for it, not for a guess.
+    wait_until(lambda: moved("imagine_bot_pictures_sent_total", bot) == 1, 10, "the count")
+    after = observed.scrape("bot")
+    for name, labels in [
+        ("imagine_bot_requests_total", {"outcome": "accepted", "reason": ""}),
+        ("imagine_bot_requests_total", {"outcome": "refused", "reason": "empty"}),
+        ("imagine_bot_telegram_errors_total", {"method": "sendPhoto", "code": "5xx"}),
+        ("imagine_bot_update_to_photo_seconds_count", {}),
+    ]:
+        assert value(after, name, **labels) - value(bot, name, **labels) == 1, (name, labels)
+    assert value(after, "imagine_bot_failures_total", kind="send_deferred") == 0
+    assert value(after, "imagine_bot_queue_depth") == 0
+    worker_after = observed.scrape("worker")
+    for name in (
+        "imagine_worker_images_total",
+        "imagine_worker_generation_seconds_count",
+        "imagine_worker_batch_size_sum",
+    ):
+        assert value(worker_after, name) - value(worker, name) == 1, name
+    # The named places later features count into are there from the start.
+    families = {f.name for f in text_string_to_metric_families(observed.get("bot", "/metrics")[1])}
+    assert "imagine_bot_send_pace_wait_seconds" in families
+    assert "imagine_worker_safety_verdicts" in {
+        f.name for f in text_string_to_metric_families(observed.get("worker", "/metrics")[1])
+    }
+
+
+def _healthcheck(process: str, port: int) -> subprocess.CompletedProcess[str]:
+    env = {"METRICS_PORT": str(port), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "common.healthcheck", process]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_healthz_follows_redis_down_and_back(observed: Observed) -> None:
+    for process in ("bot", "worker"):
+        assert observed.get(process, "/healthz") == (200, "ok\n")
+    assert _healthcheck("bot", observed.ports["bot"]).returncode == 0
+
+    observed.redis.stop()
+    for process in ("bot", "worker"):
+        wait_until(lambda p=process: observed.get(p, "/healthz")[0] == 503, 30, "503")
+        assert "not ready: redis unreachable" in observed.get(process, "/healthz")[1]
+    check = _healthcheck("worker", observed.ports["worker"])
+    assert check.returncode == 1 and "redis unreachable" in check.stdout
+
+    observed.redis.start()  # same port
+    for process in ("bot", "worker"):
+        wait_until(lambda p=process: observed.get(p, "/healthz") == (200, "ok\n"), 30, "200")
+
+
+def test_worker_is_not_ready_before_its_model_is_warm(redis_url: str) -> None:
+    port = free_port()
+    health = worker_metrics.serve(MetricsSettings(metrics_port=port), redis_url)
+    url = f"http://127.0.0.1:{port}/healthz"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 503
+    assert refused.value.read() == b"not ready: model not loaded and warmed up yet\n"
+    health.set_ready()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"ok\n"
+
+
+async def test_a_taken_metrics_port_is_logged_and_the_bot_goes_on(
+    caplog: pytest.LogCaptureFixture, redis_url: str
+) -> None:
+    client = aredis.Redis.from_url(redis_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with caplog.at_level(logging.ERROR):
+            endpoint = await serve(MetricsSettings(metrics_port=port), BotHealth(client, "q", []))
+        await endpoint.close()
+    await client.aclose()
+    assert f"metrics endpoint off: cannot listen on port {port}" in caplog.text
+
+
+def test_healthcheck_without_an_endpoint_fails_and_says_why() -> None:
+    check = _healthcheck("bot", 0)
+    assert check.returncode == 1
+    assert "METRICS_PORT=0" in check.stdout

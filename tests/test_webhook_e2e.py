@@ -1,0 +1,138 @@
+"""Webhook mode end to end: setWebhook, updates POSTed with the secret, replicas sharing work."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING
+
+import pytest
+
+from testing.faults import photos, received
+from testing.support import ROOT, TOKEN, Process, free_port
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from tests.conftest import Stack
+
+SECRET = "s3cret-webhook_token-for-tests"
+PUBLIC_URL = "https://bot.example.org/telegram/hook"
+
+
+def _webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
+    """A bot in webhook mode on a port of its own; returns it and the URL it serves."""
+    botapi, port = stack.botapi, free_port()
+    before = len(botapi.calls)
+    bot = stack.spawn(
+        "bot",
+        redis_url=stack.redis.url,
+        bot_token=TOKEN,
+        telegram_api_url=botapi.base_url,
+        webhook_url=PUBLIC_URL,
+        webhook_secret=SECRET,
+        webhook_host="127.0.0.1",
+        webhook_port=str(port),
+        consumer_name=consumer,
+    )
+    botapi.wait_for(
+        lambda c: c.method == "setWebhook" and c.ok and botapi.calls.index(c) >= before,
+        timeout=60,
+    )
+    return bot, f"http://127.0.0.1:{port}/telegram/hook"
+
+
+def _post(url: str, update: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(url, json.dumps(update).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def hooked(tmp_path: Path, tiny_model: Path) -> Iterator[Stack]:
+    from tests.conftest import Stack
+
+    stack = Stack(tmp_path, tiny_model, bot=False)
+    yield stack
+    stack.close()
+
+
+def test_webhook_is_set_and_only_updates_with_the_secret_are_drawn(hooked: Stack) -> None:
+    botapi = hooked.botapi
+    _, url = _webhook_bot(hooked, "bot-1")
+    (call,) = [c for c in botapi.calls if c.method == "setWebhook"]
+    assert call.params["url"] == PUBLIC_URL
+    assert call.params["secret_token"] == SECRET
+    assert "message" in call.params["allowed_updates"]
+    botapi.state.webhook.deliver_to = [url]
+    # Telegram (the fake) POSTs the update with the secret: a photo comes back as a reply.
+    sent = botapi.push_message(6001, "/imagine a fox in the snow", user_id=6001)
+    photo = botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 6001, timeout=60)
+    assert photo.result["reply_to_message"]["message_id"] == sent["message_id"]
+    # Anyone else POSTing without the secret, or with a wrong one, is refused and ignored.
+    forged = {"update_id": 900_001, "message": {**sent, "text": "/imagine a forged fox"}}
+    assert _post(url, forged, None) == 401
+    assert _post(url, {**forged, "update_id": 900_002}, "wrong-secret") == 401
+    # A real prompt after them is the chat's only other photo: nothing forged was drawn.
+    again = botapi.push_message(6001, "/imagine a second fox", user_id=6001)
+    botapi.wait_for(
+        lambda c: c.method == "sendPhoto" and c.chat_id == 6001 and c.ok
+        and c.result["reply_to_message"]["message_id"] == again["message_id"],
+        timeout=60,
+    )  # fmt: skip
+    assert len(photos(botapi, 6001)) == 2
+    # Telegram retrying an update it already delivered changes nothing either.
+    first_id = next(d.update_id for d in botapi.state.deliveries if d.status == 200)
+    assert _post(url, {"update_id": first_id, "message": sent}, SECRET) == 200
+    botapi.push_message(6001, "/imagine a third fox", user_id=6001)
+    botapi.wait_until(lambda: len(photos(botapi, 6001)) == 3, timeout=60)
+    assert [c.result["caption"].split("\n")[0] for c in photos(botapi, 6001)] == [
+        "a fox in the snow",
+        "a second fox",
+        "a third fox",
+    ]
+
+
+def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -> None:
+    botapi = hooked.botapi
+    first, url_1 = _webhook_bot(hooked, "bot-1")
+    second, url_2 = _webhook_bot(hooked, "bot-2")
+    botapi.state.webhook.deliver_to = [url_1, url_2]
+    chats = range(6101, 6107)
+    for chat in chats:
+        botapi.push_message(chat, f"/imagine fox number {chat}", user_id=chat)
+    for chat in chats:
+        botapi.wait_for(lambda c, chat=chat: c.method == "sendPhoto" and c.chat_id == chat,
+                        timeout=90)  # fmt: skip
+    # Both replicas took updates, alternately, and every prompt got exactly one answer.
+    used = [d.url for d in botapi.state.deliveries if d.status == 200]
+    assert set(used) == {url_1, url_2}
+    for chat in chats:
+        assert [c.method for c in received(botapi, chat)] == ["sendPhoto"]
+    assert first.proc.poll() is None and second.proc.poll() is None
+
+
+def test_a_webhook_url_without_a_secret_is_a_clear_error(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": TOKEN,
+        "WEBHOOK_URL": PUBLIC_URL,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "invalid or missing settings: WEBHOOK_SECRET" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,82 @@
+"""The worker's Prometheus metrics, and its `/metrics` and `/healthz` endpoint.
+
+RQ runs jobs synchronously in this process, so the endpoint is a small threaded HTTP server
+beside it. Generations are counted where the engine is called: `jobs.generate` (a photo made
+alone), `BatchWorker._make_images` (photos made together) and `play.render` (variations, PNG
+files, image-to-image).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Gauge, Histogram
+from redis import Redis
+from redis.exceptions import RedisError
+
+from common.metrics import NAMESPACE, PORT_TAKEN, Problems, serve_in_thread
+
+if TYPE_CHECKING:
+    from common.config import MetricsSettings
+
+log = logging.getLogger(__name__)
+
+GENERATION = Histogram(
+    "generation_seconds", "One engine call: prompts in, encoded images out (a batch is one call).",
+    namespace=NAMESPACE, subsystem="worker",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)  # fmt: skip
+BATCH_SIZE = Histogram(
+    "batch_size", "Images made by one engine call.",
+    namespace=NAMESPACE, subsystem="worker", buckets=(1, 2, 4, 8, 16, 32),
+)  # fmt: skip
+IMAGES = Counter("images", "Images made.", namespace=NAMESPACE, subsystem="worker")
+READY = Gauge(
+    "ready", "1 once the model is loaded and warmed up.", namespace=NAMESPACE, subsystem="worker"
+)
+# Counted by the image safety check, one verdict per image (e.g. "safe", "blocked"); defined
+# here so dashboards and alerts can rely on the name.
+SAFETY_VERDICTS = Counter(
+    "safety_verdicts", "Verdicts of the image safety check, per image.",
+    ["verdict"], namespace=NAMESPACE, subsystem="worker",
+)  # fmt: skip
+
+
+def observe_generation(seconds: float, images: int) -> None:
+    GENERATION.observe(seconds)
+    BATCH_SIZE.observe(images)
+    IMAGES.inc(images)
+
+
+class WorkerHealth:
+    """Ready once the model is loaded and warm, and while Redis answers."""
+
+    def __init__(self, redis_url: str) -> None:
+        # A client of its own with short timeouts: a check must answer while a job runs.
+        self._redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        self._ready = threading.Event()
+
+    def set_ready(self) -> None:
+        self._ready.set()
+        READY.set(1)
+
+    def problems(self) -> Problems:
+        found = [] if self._ready.is_set() else ["model not loaded and warmed up yet"]
+        try:
+            self._redis.ping()
+        except (RedisError, OSError) as exc:
+            found.append(f"redis unreachable ({type(exc).__name__})")
+        return found
+
+
+def serve(settings: MetricsSettings, redis_url: str) -> WorkerHealth:
+    """Start answering `/metrics` and `/healthz` (503 until `set_ready`); off at port 0."""
+    health = WorkerHealth(redis_url)
+    if settings.metrics_port:
+        try:
+            serve_in_thread(settings.metrics_host, settings.metrics_port, health.problems)
+        except OSError as exc:
+            log.error(PORT_TAKEN, settings.metrics_port, exc)
+    return health
