@@ -21,6 +21,8 @@ from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
 from bot.services.admission import Admission
 from bot.services.community import Blocklist, Community
+from bot.services.edit_records import EditRecords
+from bot.services.edits import EditService
 from bot.services.fairuse import FairUse
 from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
@@ -72,6 +74,8 @@ class Services:
     status: StatusBoard
     play: PlayService
     inline: InlineService
+    edit_records: EditRecords
+    edits: EditService
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -100,6 +104,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
     imagine = ImagineService(bot, admission, jobs, images, status, settings.play)
+    edit_records = EditRecords(async_redis, keys, settings.edits)
     return Services(
         settings=settings,
         sync_redis=sync_redis,
@@ -113,6 +118,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         status=status,
         play=PlayService(imagine, images),
         inline=InlineService(async_redis, keys, imagine, settings.play),
+        edit_records=edit_records,
+        edits=EditService(edit_records, imagine, settings.edits),
     )
 
 
@@ -123,7 +130,13 @@ def build_dispatcher(services: Services) -> Dispatcher:
     access = AccessMiddleware()
     origin = OriginMiddleware()
     # Locale first, so even the allow-list refusal speaks the user's language.
-    for observer in (dispatcher.message, dispatcher.callback_query, dispatcher.inline_query):
+    observers = (
+        dispatcher.message,
+        dispatcher.edited_message,
+        dispatcher.callback_query,
+        dispatcher.inline_query,
+    )
+    for observer in observers:
         observer.outer_middleware(i18n_middleware)
         observer.outer_middleware(access)
         observer.middleware(origin)

@@ -190,6 +190,18 @@ class PlaySettings(BaseSettings):
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
 
 
+class EditSettings(BaseSettings):
+    """Editing a prompt redraws its picture in place."""
+
+    model_config = ENV
+
+    # Quick edits in a row: only the newest is drawn, once the user pauses this long.
+    edit_debounce_s: float = Field(default=1.0, ge=0.0, le=10.0)
+    # Edits of a prompt older than this are ignored, and what the bot keeps to redraw a
+    # picture expires after it; Telegram lets a bot edit its messages for 48 hours.
+    edit_window_s: int = Field(default=48 * 3600, ge=60)
+
+
 class BotMetricsSettings(MetricsSettings):
     metrics_port: int = Field(default=BOT_METRICS_PORT, ge=0, le=65_535)
 
@@ -207,6 +219,7 @@ class Settings:
     feedback: FeedbackSettings
     play: PlaySettings
     pacing: PacingSettings
+    edits: EditSettings
     metrics: BotMetricsSettings
 
 
@@ -224,5 +237,6 @@ def load_settings() -> Settings:
         feedback=FeedbackSettings(),
         play=PlaySettings(),
         pacing=PacingSettings(),
+        edits=EditSettings(),
         metrics=BotMetricsSettings(),
     )

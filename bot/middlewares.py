@@ -92,14 +92,17 @@ class OriginMiddleware(BaseMiddleware):
         locale = i18n.current_locale
         origin: Origin | None = None
         if isinstance(event, Message):
-            origin = Origin.of_message(event, locale)
+            update: Update = data["event_update"]
+            revision = update.update_id if update.event_type == "edited_message" else 0
+            origin = Origin.of_message(event, locale, revision)
         elif isinstance(event, CallbackQuery) and isinstance(event.message, Message):
             origin = Origin.of_press(event, event.message, locale)
         elif isinstance(event, InlineQuery):
             settings: Settings = data["settings"]
             origin = Origin.of_inline(event, settings.play.storage_chat_id, locale)
-        update: Update | None = data.get("event_update")
-        if origin is not None and update is not None:
-            origin = origin.model_copy(update={"update": f"{data['bot'].id}:{update.update_id}"})
+        received: Update | None = data.get("event_update")
+        if origin is not None and received is not None:
+            update_key = f"{data['bot'].id}:{received.update_id}"
+            origin = origin.model_copy(update={"update": update_key})
         data["origin"] = origin
         return await handler(event, data)

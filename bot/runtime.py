@@ -19,6 +19,7 @@ from bot.services.inbox import Inbox
 from bot.services.intake import Intake, dispatcher_feed
 from bot.services.polling import Poller
 from bot.services.recovery import Recovery
+from bot.services.sending import ResultSender
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -78,12 +79,12 @@ async def run(settings: Settings) -> None:
         socket_connect_timeout=5,
         socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
     )
+    wording = Wording(settings.prompts.caption_footer, services.i18n)
     delivery = ResultDelivery(
-        bot,
+        ResultSender(bot, wording, settings.delivery.send_attempts, services.edit_records),
         stream_redis,
         services.keys,
         settings.delivery,
-        Wording(settings.prompts.caption_footer, services.i18n),
         on_done=services.job_done,
     )
     recovery = Recovery(

@@ -129,6 +129,10 @@ class Keys:
         """What the buttons under a photo need: prompt, seed, input image."""
         return self._key("image", image_id)
 
+    def edits(self, chat_id: int, message_id: int) -> str:
+        """Hash of a user's prompt message: edits seen, and the photo answering it."""
+        return self._key("edits", chat_id, message_id)
+
     def source_image(self, image_id: str) -> str:
         """An image-to-image input, already cropped to 512×512."""
         return self._key("source", image_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ from testing.support import TOKEN, Process, RedisServer
 
 if TYPE_CHECKING:
     from testing.botapi import FakeBotAPI
+    from testing.harness import BotUnderTest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -55,6 +56,22 @@ def botapi() -> Iterator[FakeBotAPI]:
     server = _start_botapi()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def app(
+    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[BotUnderTest]:
+    """The real dispatcher in the test's loop (`testing.harness`), with the environment's
+    settings: a test sets its own with `monkeypatch.setenv` before asking for it."""
+    from testing.harness import BotUnderTest, environment
+
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for key, value in environment(botapi, redis_url).items():
+        monkeypatch.setenv(key, value)
+    running = BotUnderTest(botapi, redis_url)
+    yield running
+    await running.close()
 
 
 SpawnFn = Callable[..., Process]

@@ -21,24 +21,11 @@ from testing.jobs import job_context
 from testing.support import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from testing.botapi import FakeBotAPI
 
 GROUP = -100_900
-
-
-@pytest.fixture
-async def app(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[BotUnderTest]:
-    monkeypatch.chdir(tmp_path)  # no developer .env
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    running = BotUnderTest(botapi, redis_url)
-    yield running
-    await running.close()
 
 
 async def test_empty_and_whitespace_prompts_get_the_usage_hint(app: BotUnderTest) -> None:
@@ -98,7 +85,8 @@ async def test_html_and_markdown_reach_the_caption_verbatim(
     async def keep() -> None:
         return None
 
-    sender = ResultSender(app.bot, Wording("footer", build_i18n()), attempts=1)
+    wording = Wording("footer", build_i18n())
+    sender = ResultSender(app.bot, wording, attempts=1, records=app.services.edit_records)
     assert await sender.send(context, result, keep) is Outcome.SENT
     (photo,) = [c for c in app.botapi.sent(chat_id=chat) if c.method == "sendPhoto"]
     assert photo.result["caption"] == f"{prompt}\nseed 7\nfooter"
@@ -131,11 +119,17 @@ async def test_media_gets_a_hint_in_private_and_silence_in_groups(
     assert app.answers(GROUP) == []
 
 
-async def test_edited_messages_are_deliberately_ignored(app: BotUnderTest) -> None:
-    original = app.botapi.push_message(7300, "/imagine a fox")
-    await app.feed({"edited_message": {**original, "edit_date": original["date"] + 5}})
-    assert app.botapi.sent(chat_id=7300) == []
-    assert app.jobs_for(7300) == []
+NO_PROMPTS = ("a fox, what do you think?", "/imagine@SomeOtherBot a fox", "/start", "@Someone fox")
+
+
+@pytest.mark.parametrize("text", NO_PROMPTS)
+async def test_edits_that_are_no_prompt_any_more_are_ignored(app: BotUnderTest, text: str) -> None:
+    original = app.botapi.push_message(GROUP, "/imagine a fox", chat_type="supergroup")
+    edited = {**original, "text": text, "edit_date": original["date"] + 5}
+    edited.pop("entities", None)
+    await app.feed({"edited_message": edited})
+    assert app.botapi.sent(chat_id=GROUP) == []
+    assert app.jobs_for(GROUP) == []
 
 
 async def test_forwarded_text_is_drawn_like_any_text(app: BotUnderTest) -> None:
@@ -197,8 +191,14 @@ async def test_redis_down_answers_temporarily_unavailable(
     down = BotUnderTest(botapi, nowhere)
     try:
         # A prompt gets a reply...
-        await down.message(botapi.push_message(7360, "/imagine a fox"))
+        sent = botapi.push_message(7360, "/imagine a fox")
+        await down.message(sent)
         assert down.answers(7360) == [texts.UNAVAILABLE]
+        # ...an edited prompt a reply too...
+        await down.feed(botapi.edit_message(7360, sent["message_id"], "/imagine a wolf"))
+        assert down.answers(7360) == [texts.UNAVAILABLE] * 2
+        reply = botapi.sent(chat_id=7360)[-1].result["reply_to_message"]
+        assert reply["message_id"] == sent["message_id"]
         # ...a button press an alert only the presser sees...
         photo = botapi.push_message(7361, "an old photo")
         data = ImageButton(action="r", image="ab" * 16).pack()

@@ -354,3 +354,95 @@ def test_sync_waits_and_reset(server: FakeBotAPI) -> None:
         server.wait_for("sendPhoto", timeout=0.2)
     server.reset()
     assert server.calls == [] and server.messages(-1001234) == []
+
+
+@pytest.mark.asyncio
+async def test_user_edits_arrive_as_edited_message_updates(server: FakeBotAPI, bot: Bot) -> None:
+    pushed = server.push_message(CHAT, "/imagine a fox")
+    photo = server.push_message(CHAT, photo=_png((64, 64)), caption="as ink")
+    first = await bot.get_updates(timeout=0)
+    offset = first[-1].update_id + 1
+    edit = server.edit_message(CHAT, pushed["message_id"], "/imagine a wolf @ImagineTestBot")
+    server.edit_message(CHAT, photo["message_id"], "as pencil")
+    updates = await bot.get_updates(offset=offset, timeout=0)
+    assert updates[0].update_id == edit["update_id"]
+    text, caption = (u.edited_message for u in updates)
+    assert text is not None and caption is not None
+    assert all(u.message is None for u in updates)
+    assert (text.message_id, text.text) == (
+        pushed["message_id"],
+        "/imagine a wolf @ImagineTestBot",
+    )
+    assert text.edit_date is not None and text.date.timestamp() == pushed["date"]
+    assert [(e.type, e.offset) for e in text.entities or []] == [
+        ("bot_command", 0),
+        ("mention", 16),
+    ]
+    assert caption.caption == "as pencil" and caption.photo is not None
+    # The chat history holds the edited text, as Telegram shows it.
+    assert server.message(CHAT, pushed["message_id"])["text"] == "/imagine a wolf @ImagineTestBot"
+    sent = await bot.send_message(CHAT, "mine")
+    with pytest.raises(ValueError, match="their own messages"):
+        server.edit_message(CHAT, sent.message_id, "hijacked")
+    # A bot that did not ask for edits never gets them.
+    server.edit_message(CHAT, pushed["message_id"], "/imagine a bear")
+    last = updates[-1].update_id + 1
+    assert await bot.get_updates(offset=last, timeout=0, allowed_updates=["message"]) == []
+
+
+@pytest.mark.asyncio
+async def test_edit_message_media_uploads_a_new_photo_in_place(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Again", callback_data="again")]]
+    )
+    pushed = server.push_message(CHAT, "/imagine a fox")
+    reply = ReplyParameters(message_id=pushed["message_id"])
+    sent = await bot.send_photo(
+        CHAT, BufferedInputFile(_png(), "a.png"), caption="a fox", reply_parameters=reply
+    )
+    new = _png(color="orange")
+    edited = await bot.edit_message_media(
+        InputMediaPhoto(
+            media=BufferedInputFile(new, "b.png"), caption="<i>a wolf</i>", parse_mode="HTML"
+        ),
+        chat_id=CHAT,
+        message_id=sent.message_id,
+        reply_markup=keyboard,
+    )
+    assert isinstance(edited, Message) and edited.photo is not None
+    assert (edited.message_id, edited.caption, edited.edit_date is not None) == (
+        sent.message_id,
+        "a wolf",
+        True,
+    )
+    assert edited.reply_to_message is not None
+    assert edited.reply_to_message.message_id == pushed["message_id"]
+    assert edited.reply_markup is not None
+    assert edited.reply_markup.model_dump() == keyboard.model_dump()
+    call = server.wait_for("editMessageMedia")
+    key = call.params["media"]["media"].removeprefix("attach://")
+    assert call.files[key] == new
+    downloaded = await bot.download(edited.photo[-1].file_id)
+    assert downloaded is not None and downloaded.read() == new
+    assert len(server.messages(CHAT)) == 2  # edited in place: no new message
+    # The same file, caption and keyboard again change nothing: Telegram says so.
+    same = InputMediaPhoto(
+        media=edited.photo[-1].file_id, caption="<i>a wolf</i>", parse_mode="HTML"
+    )
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_media(
+            same, chat_id=CHAT, message_id=sent.message_id, reply_markup=keyboard
+        )
+    with pytest.raises(TelegramBadRequest, match="message can't be edited"):
+        await bot.edit_message_media(same, chat_id=CHAT, message_id=pushed["message_id"])
+    assert await bot.delete_message(CHAT, sent.message_id)
+    with pytest.raises(TelegramBadRequest, match="message to edit not found"):
+        await bot.edit_message_media(same, chat_id=CHAT, message_id=sent.message_id)
+    untyped = {"chat_id": CHAT, "message_id": 1, "media": {"media": "x"}}
+    status, body = _http(server, "editMessageMedia", untyped)
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: can't parse InputMedia: media type is not specified",
+    )

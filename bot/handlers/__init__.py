@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import admin, buttons, fallback, imagine, inline, language, pictures, start
+from bot.handlers import (
+    admin,
+    buttons,
+    edits,
+    fallback,
+    imagine,
+    inline,
+    language,
+    pictures,
+    start,
+)
 
 
 def build_router() -> Router:
@@ -15,6 +25,7 @@ def build_router() -> Router:
     root.include_routers(
         pictures.router,
         imagine.router,
+        edits.router,
         start.router,
         admin.router,
         language.router,

@@ -8,8 +8,8 @@
 - any other exception from a handler is logged (through the token-redacting log handlers) and
   the user gets an apology instead of silence. Nothing escapes to aiogram.
 
-Edited messages, channel posts and group chatter are deliberately left unanswered: the bot
-subscribes only to the update types it handles.
+Edits that are no prompts, channel posts and group chatter are deliberately left unanswered:
+the bot subscribes only to the update types it handles.
 """
 
 from __future__ import annotations
@@ -59,9 +59,10 @@ async def _apologise(update: Update, i18n: I18n, text_id: str) -> None:
     """Answer each kind of update in its way: a reply, a button alert, an inline result."""
     for attempt in range(1, APOLOGY_ATTEMPTS + 1):
         try:
-            if update.message is not None:
-                text = i18n.gettext(text_id, locale=_locale(update.message.from_user, i18n))
-                await update.message.reply(text)
+            # An edited prompt is answered like the prompt it was.
+            if (message := update.message or update.edited_message) is not None:
+                text = i18n.gettext(text_id, locale=_locale(message.from_user, i18n))
+                await message.reply(text)
             elif update.callback_query is not None:
                 query = update.callback_query
                 text = i18n.gettext(text_id, locale=_locale(query.from_user, i18n))

@@ -25,17 +25,16 @@ from redis.exceptions import RedisError, ResponseError
 from bot import metrics
 from bot.services.jobs import JobContext
 from bot.services.running import Running
-from bot.services.sending import Outcome, ResultSender
+from bot.services.sending import Outcome
 from common.protocol import Result
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiogram import Bot
     from redis.asyncio import Redis
 
     from bot.config import DeliverySettings
-    from bot.services.captions import Wording
+    from bot.services.sending import ResultSender
     from common.protocol import Keys
 
 log = logging.getLogger(__name__)
@@ -61,17 +60,16 @@ class ResultDelivery:
 
     def __init__(
         self,
-        bot: Bot,
+        sender: ResultSender,
         redis: Redis,
         keys: Keys,
         settings: DeliverySettings,
-        wording: Wording,
         on_done: Callable[[JobContext, Result], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._delivery = settings
-        self._sender = ResultSender(bot, wording, settings.send_attempts)
+        self._sender = sender
         self._on_done = on_done
         self._in_flight = Running(MAX_IN_FLIGHT)
         # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.

@@ -135,7 +135,9 @@ class ImagineService:
 
     @staticmethod
     def _seeds(ask: Ask, admitted: Admitted) -> tuple[int, ...]:
-        first = ask.seed if ask.seed is not None else admitted.seed
+        # `--seed N` typed in the prompt wins over the seed a request keeps (an edited
+        # prompt keeps its picture's seed unless the user names another).
+        first = admitted.seed if admitted.seed is not None else ask.seed
         return tuple(
             first if first is not None and i == 0 else new_seed() for i in range(ask.count)
         )

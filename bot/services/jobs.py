@@ -52,6 +52,11 @@ class JobContext(BaseModel):
     inline_query_id: str = ""
 
     @property
+    def editable(self) -> bool:
+        """A single photo answering the user's own message: their edits replace it in place."""
+        return self.origin.editable and self.action == "photo"
+
+    @property
     def seed(self) -> int:
         return self.seeds[0]
 

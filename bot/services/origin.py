@@ -34,9 +34,14 @@ class Origin(BaseModel):
     # "bot id:update id" of the update that asked: one update makes at most one job, however
     # often it is handled. Empty where a request comes from no update.
     update: str = ""
+    # The request is the user's own message: editing it redraws the picture answering it.
+    editable: bool = False
+    # Which edit of that message: the update id of the edit (Telegram numbers updates in the
+    # order they happen, so the newest edit has the highest); 0 for the message as sent.
+    revision: int = 0
 
     @classmethod
-    def of_message(cls, message: Message, locale: str) -> Origin:
+    def of_message(cls, message: Message, locale: str, revision: int = 0) -> Origin:
         # A channel or an anonymous admin posting in a group counts as its chat.
         user_id = message.from_user.id if message.from_user else message.chat.id
         return cls(
@@ -46,12 +51,15 @@ class Origin(BaseModel):
             group=message.chat.type in GROUPS,
             locale=locale,
             thread_id=message.message_thread_id if message.is_topic_message else None,
+            editable=True,
+            revision=revision,
         )
 
     @classmethod
     def of_press(cls, query: CallbackQuery, message: Message, locale: str) -> Origin:
         """A button press: the presser asks; the answer replies to the button's message."""
-        return cls.of_message(message, locale).model_copy(update={"user_id": query.from_user.id})
+        update = {"user_id": query.from_user.id, "editable": False}
+        return cls.of_message(message, locale).model_copy(update=update)
 
     @classmethod
     def of_inline(cls, query: InlineQuery, storage_chat_id: int, locale: str) -> Origin:

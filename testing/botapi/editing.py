@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .core import JSON, ApiError, ApiRequest, Context, api_method
 from .formatting import format_text
+from .media import media_object, resolve_file, resolve_photo
 from .objects import now, utf16_len
-from .sending import MAX_TEXT, inline_markup, target_chat
+from .sending import MAX_TEXT, caption_fields, inline_markup, target_chat
 
 CHAT_ACTIONS = frozenset(
     {
@@ -26,6 +27,7 @@ NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
 )
+MEDIA_KINDS = ("photo", "document", "video", "audio", "animation")
 QUERY_EXPIRED = "query is too old and response timeout expired or query ID is invalid"
 
 
@@ -73,6 +75,30 @@ def edit_message_text(ctx: Context, req: ApiRequest) -> JSON | bool:
     if utf16_len(text) > MAX_TEXT:
         raise ApiError.bad_request("message is too long")
     return _apply_edit(message, {"text": text, "entities": entities or None}, req.params)
+
+
+@api_method("editMessageMedia")
+def edit_message_media(ctx: Context, req: ApiRequest) -> JSON | bool:
+    media = req.params.get("media")
+    if not isinstance(media, dict) or media.get("type") not in MEDIA_KINDS:
+        raise ApiError.bad_request("can't parse InputMedia: media type is not specified")
+    kind = str(media["type"])
+    if req.params.get("inline_message_id"):
+        # Inline messages cannot take a new upload; an id or a URL only.
+        if req.upload_ref(media.get("media")) is not None:
+            raise ApiError.bad_request("can't use a new file for an inline message")
+        return True
+    message = _editable(ctx, req)
+    if kind == "photo":
+        content: object = resolve_photo(ctx.state, req, media.get("media"), "media")
+    else:
+        stored = resolve_file(ctx.state, req, media.get("media"), "media", kind)
+        content = media_object(stored, kind, media)
+    # The new media replaces the old one (or a text) with its caption; no caption, none.
+    changes: JSON = dict.fromkeys(("text", "entities", "caption", "caption_entities"))
+    changes |= {old: None for old in MEDIA_KINDS if old in message}
+    changes |= {kind: content, **caption_fields(media)}
+    return _apply_edit(message, changes, req.params)
 
 
 @api_method("deleteMessage")

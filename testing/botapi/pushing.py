@@ -100,6 +100,25 @@ class PushMixin:
             self.state.enqueue({kind: copy.deepcopy(stored)})
             return copy.deepcopy(stored)
 
+    def edit_message(self, chat_id: int, message_id: int, new_text: str) -> JSON:
+        """A user edits their message: its text (or a media message's caption) becomes
+        ``new_text``; returns the ``edited_message`` update, as the bot will receive it."""
+        with self.state.lock:
+            message = self.state.get_message(chat_id, message_id)
+            if message is None:
+                raise ValueError(f"no message {message_id} in chat {chat_id}")
+            if message.get("from", {}).get("is_bot"):
+                raise ValueError("users edit their own messages, not the bot's")
+            field = "text" if "text" in message else "caption"
+            entities = "entities" if field == "text" else "caption_entities"
+            message[field] = new_text
+            message.pop(entities, None)
+            if found := auto_entities(new_text):
+                message[entities] = found
+            message["edit_date"] = now()
+            self.state.changed.notify_all()
+            return self.state.enqueue({"edited_message": copy.deepcopy(message)})
+
     def _content(
         self,
         text: str | None,

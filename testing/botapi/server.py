@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import socket
 import threading
@@ -177,7 +178,8 @@ class FakeBotAPI(PushMixin, InspectMixin):
             if handler is None:
                 raise ApiError(404, DEFAULT_DESCRIPTIONS[404])
             with self.state.lock:
-                result = handler(self._ctx, req)
+                # A copy: the answer recorded for a call must not change with later edits.
+                result = copy.deepcopy(handler(self._ctx, req))
             return 200, {"ok": True, "result": result}
         except ApiError as exc:
             return exc.status, exc.body()
