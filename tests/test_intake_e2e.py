@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.services.jobs import update_job_id
 from testing.faults import photos, received, wait_settled, wait_until
 from testing.jobs import KEYS
 from tests.conftest import World
@@ -99,6 +100,7 @@ def test_the_same_update_delivered_four_times_makes_one_picture(
     assert len(received(botapi, chat)) == 1
     assert len(_notices(botapi, chat)) == 1
     assert len(botapi.sent(chat_id=chat, method="sendChatAction")) == 1
-    delivered = f"delivered job=u123456_{update['update_id']} "
+    job = update_job_id(f"123456:{update['update_id']}")
+    delivered = f"delivered job={job} "
     bot.wait_for_output(delivered)
     assert bot.output().count(delivered) == 1

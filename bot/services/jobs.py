@@ -102,9 +102,12 @@ def new_job_id() -> str:
 def job_id_for(origin: Origin) -> str:
     """The same update always names the same job, so handling it again changes nothing:
     the in-flight slot, the input picture and the job record are all keyed by it."""
-    if not origin.update:
-        return new_job_id()
-    return "u" + origin.update.replace(":", "_")
+    return update_job_id(origin.update) if origin.update else new_job_id()
+
+
+def update_job_id(update: str) -> str:
+    """The job id of the update "bot id:update id": 32 hex digits, like any other job id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"telegram-update:{update}").hex
 
 
 class JobQueue:
