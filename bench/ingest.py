@@ -194,9 +194,12 @@ def main(argv: list[str] | None = None) -> None:
 NOTES = """
 The bot process is pinned to one core; Redis runs as its own process. `jobs enqueued` shows
 what got through to the queue: with per-user rate limiting in the dispatcher, spam mostly
-stops before Redis and the same run measures the limiter's cost. `inbox` minus `direct` is
-what crash-safe intake costs: one Lua call per update to record it (pipelined per page), one
-stream read per page and one batched acknowledgement.
+stops before Redis and the same run measures the limiter's cost (the warm-up page leaves the
+spammer refused, so the `direct` spam run may queue nothing). `inbox` minus `direct` is what
+crash-safe intake costs: per page one Lua call recording it and one stream read, per update
+a task and a share of one batched acknowledgement. Every message the bot sends passes the
+pacer (one Redis call per batch of sends), which is what holds `/help`, one reply per update,
+below the prompt scenarios; Telegram itself lets a bot send about 30 messages a second.
 """
 
 if __name__ == "__main__":
