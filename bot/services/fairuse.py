@@ -95,14 +95,15 @@ class FairUse:
             await self.release(user_id, job_id)
             return Refusal("inflight", 5)
         refusal: Refusal | None = None
-        if group and not await self._limiter.test(self._group_rate, "group", str(chat_id)):
+        # Each window is checked and charged in one step (a test, then a hit, would let a
+        # crowd writing at once all pass the test before anyone is counted). The group goes
+        # first, so a busy group does not spend its members' own allowance.
+        if group and not await self._limiter.hit(self._group_rate, "group", str(chat_id)):
             refusal = Refusal(
                 "group_rate", await self._reset_in(self._group_rate, "group", chat_id)
             )
         elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
             refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
-        elif group:
-            await self._limiter.hit(self._group_rate, "group", str(chat_id))
         if refusal:
             await self.release(user_id, job_id)
         return refusal

@@ -31,6 +31,9 @@ class Origin(BaseModel):
     locale: str
     # Forum topic of the request, so chat actions show in the right topic.
     thread_id: int | None = None
+    # "bot id:update id" of the update that asked: one update makes at most one job, however
+    # often it is handled. Empty where a request comes from no update.
+    update: str = ""
     # The request is the user's own message: editing it redraws the picture answering it.
     editable: bool = False
     # Which edit of that message: the update id of the edit (Telegram numbers updates in the
