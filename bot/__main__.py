@@ -9,8 +9,8 @@ import sys
 from pydantic import ValidationError
 
 from bot import redaction
-from bot.app import run
 from bot.config import load_settings
+from bot.runtime import run
 
 
 def main() -> int:

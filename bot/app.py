@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,11 +20,9 @@ from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
 from bot.services.admission import Admission
-from bot.services.captions import Wording
 from bot.services.chat_rules import ChatAdmins, ChatRules
 from bot.services.chat_settings import ChatSettingsStore
 from bot.services.community import Blocklist, Community
-from bot.services.delivery import ResultDelivery
 from bot.services.edit_records import EditRecords
 from bot.services.edits import EditService
 from bot.services.fairuse import FairUse
@@ -34,16 +30,14 @@ from bot.services.images import ImageStore
 from bot.services.imagine import ImagineService
 from bot.services.inline import InlineService
 from bot.services.jobs import JobQueue
+from bot.services.pacing import Pacer
 from bot.services.play import PlayService
-from bot.services.recovery import Recovery
 from bot.services.screening import Screening
-from bot.services.sending import ResultSender
+from bot.services.send_budget import SendBudget
 from bot.services.status import StatusBoard
 from common.protocol import Keys
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from aiogram.utils.i18n import I18n
 
     from bot.config import Settings
@@ -105,13 +99,17 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     keys = Keys(settings.queue)
+    # Every send and edit of this bot waits its turn in the budget all bot processes share.
+    bot.session.middleware(Pacer(SendBudget(async_redis, keys, settings.pacing)))
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
-    fair_use = FairUse(async_redis, keys, settings.redis, settings.limits, settings.queue)
-    community = Community(async_redis, keys)
-    blocklist = Blocklist.from_file(settings.access.blocklist_file)
     chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
-    admission = Admission(settings.prompts, fair_use, community, blocklist, chat_rules)
+    fair_use = FairUse(
+        async_redis, keys, settings.redis, settings.limits, settings.queue, chat_rules
+    )
+    community = Community(async_redis, keys)
+    blocklist = Blocklist.from_file(settings.access.blocklist_file)
+    admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)
     i18n = build_i18n(settings.feedback.default_locale)
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)
@@ -160,74 +158,3 @@ def build_dispatcher(services: Services) -> Dispatcher:
     dispatcher.include_router(safety.router)
     run_magic_filters_inline(dispatcher)
     return dispatcher
-
-
-async def supervise(name: str, loop: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: a crash is logged and the loop restarted, never lost."""
-    while True:
-        try:
-            await loop()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s loop crashed; restarting in 1 s", name)
-            await asyncio.sleep(1)
-
-
-# Sends still under way at shutdown get this long to finish; the rest stay pending and are
-# sent after the next start.
-SHUTDOWN_GRACE_S = 5.0
-
-
-async def run(settings: Settings) -> None:
-    """Poll Telegram and deliver results until stopped."""
-    bot = build_bot(settings)
-    services = build_services(settings, bot)
-    dispatcher = build_dispatcher(services)
-    # Blocking stream reads get a client of their own, apart from the short commands; its
-    # timeout leaves room for the block, and keeps a silent Redis from hanging delivery.
-    stream_redis = aredis.Redis.from_url(
-        settings.redis.redis_url,
-        socket_connect_timeout=5,
-        socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
-    )
-    wording = Wording(settings.prompts.caption_footer, services.i18n)
-    sender = ResultSender(
-        bot, wording, settings.delivery.send_attempts, services.edit_records, services.screening
-    )
-    delivery = ResultDelivery(
-        sender, stream_redis, services.keys, settings.delivery, on_done=services.job_done
-    )
-    recovery = Recovery(
-        services.redis,
-        services.sync_redis,
-        services.keys,
-        settings.queue,
-        settings.delivery,
-        delivery,
-    )
-    tasks = [
-        asyncio.create_task(supervise("delivery", delivery.run)),
-        asyncio.create_task(supervise("recovery", recovery.run)),
-        asyncio.create_task(supervise("status", services.status.run)),
-    ]
-    health = metrics.BotHealth(services.redis, services.keys.queue, tasks)
-    endpoint = await metrics.serve(settings.metrics, health)
-    try:
-        await dispatcher.start_polling(
-            bot,
-            polling_timeout=settings.telegram.polling_timeout_s,
-            allowed_updates=dispatcher.resolve_used_update_types(),
-            close_bot_session=False,
-        )
-    finally:
-        await endpoint.close()
-        for task in tasks:
-            task.cancel()
-        # Bounded: shutdown must not hang on a loop that is slow to notice.
-        await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
-        await bot.session.close()
-        await stream_redis.aclose()
-        await services.close()

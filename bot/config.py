@@ -102,6 +102,24 @@ class DeliverySettings(BaseSettings):
     sweep_interval_s: float = Field(default=5.0, gt=0)
 
 
+class PacingSettings(BaseSettings):
+    """How fast the bot sends: one budget in Redis, shared by every bot process.
+
+    Telegram allows a bot about 30 messages a second in all, about one a second in one chat
+    (short bursts pass) and 20 a minute in one group; sending within that never earns the
+    ever longer waits that repeated 429s bring.
+    """
+
+    model_config = ENV
+
+    # A local Bot API server (`TELEGRAM_API_URL`) has higher limits; these can follow them.
+    pace_total_per_s: int = Field(default=30, ge=1)
+    pace_chat_per_s: float = Field(default=1.0, gt=0)
+    # Messages one chat may get at once before the per-second pace applies.
+    pace_chat_burst: int = Field(default=3, ge=1)
+    pace_group_per_min: int = Field(default=20, ge=1)
+
+
 IdList = Annotated[frozenset[int], NoDecode]
 
 
@@ -216,6 +234,7 @@ class Settings:
     feedback: FeedbackSettings
     play: PlaySettings
     safety: SafetySettings
+    pacing: PacingSettings
     edits: EditSettings
     metrics: BotMetricsSettings
 
@@ -234,6 +253,7 @@ def load_settings() -> Settings:
         feedback=FeedbackSettings(),
         play=PlaySettings(),
         safety=SafetySettings(),
+        pacing=PacingSettings(),
         edits=EditSettings(),
         metrics=BotMetricsSettings(),
     )

@@ -100,5 +100,9 @@ class OriginMiddleware(BaseMiddleware):
         elif isinstance(event, InlineQuery):
             settings: Settings = data["settings"]
             origin = Origin.of_inline(event, settings.play.storage_chat_id, locale)
+        received: Update | None = data.get("event_update")
+        if origin is not None and received is not None:
+            update_key = f"{data['bot'].id}:{received.update_id}"
+            origin = origin.model_copy(update={"update": update_key})
         data["origin"] = origin
         return await handler(event, data)

@@ -159,6 +159,27 @@ class Keys:
         return self._key("source", image_id)
 
     @property
+    def inbox(self) -> str:
+        """The stream of received updates, read by the bot's consumer group."""
+        return self._key("inbox")
+
+    def inbox_seen(self, update: str) -> str:
+        """Set when an update ("bot id:update id") entered the inbox: it enters once."""
+        return self._key("seen", update)
+
+    def update_job(self, update: str) -> str:
+        """The job an update asked for, written with the job: one update, one job."""
+        return self._key("update", update)
+
+    def pace(self, scope: str) -> str:
+        """One send window of the outbound pacer: "all", "chat:{id}" or "group:{id}"."""
+        return self._key("pace", scope)
+
+    def pace_hold(self, scope: str) -> str:
+        """Set while Telegram asked to wait (429) for "all" or "chat:{id}"."""
+        return self._key("pace-hold", scope)
+
+    @property
     def status(self) -> str:
         """Hash of "In queue: #N" messages by job id."""
         return self._key("status")

@@ -104,7 +104,7 @@ class Process:
 
     def stop(self, timeout: float = 15) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT if self.module == "bot" else signal.SIGTERM)
+            self.proc.send_signal(signal.SIGINT if "bot" in self.module else signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

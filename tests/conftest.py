@@ -114,10 +114,10 @@ class Spawner:
         worker.wait_for_output(r"ready: listening", timeout=120)
         return worker
 
-    def bot(self, redis_url: str, botapi: FakeBotAPI, **env: str) -> Process:
+    def bot(self, redis_url: str, botapi: FakeBotAPI, module: str = "bot", **env: str) -> Process:
         calls_before = len(botapi.calls)
         bot = self(
-            "bot",
+            module,
             redis_url=redis_url,
             bot_token=TOKEN,
             telegram_api_url=botapi.base_url,
@@ -169,6 +169,18 @@ class Stack:
         self.spawn.close()
         self.botapi.stop()
         self.redis.stop()
+
+
+class World(Stack):
+    """A worker, Redis and the Bot API; each test starts (and kills) bots of its own."""
+
+    def __init__(self, workdir: Path, model: Path) -> None:
+        super().__init__(workdir, model, bot=False)
+        self.client = redis.Redis.from_url(self.redis.url)
+
+    def close(self) -> None:
+        self.client.close()
+        super().close()
 
 
 @pytest.fixture(scope="module")

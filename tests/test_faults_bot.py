@@ -8,7 +8,6 @@ import signal
 from typing import TYPE_CHECKING
 
 import pytest
-import redis
 import torch
 from PIL import Image
 
@@ -16,7 +15,7 @@ from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys
 from testing.faults import photos, received, wait_settled, wait_until
 from testing.jobs import job_context, job_queue
-from tests.conftest import Stack
+from tests.conftest import World
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,18 +28,6 @@ if TYPE_CHECKING:
 RESULTS = Keys(QueueSettings()).results
 # A result pending on a vanished consumer for a second is taken over.
 RECOVERY = {"claim_idle_s": "1", "sweep_interval_s": "0.5"}
-
-
-class World(Stack):
-    """A worker and Redis; each test starts (and kills) bots of its own."""
-
-    def __init__(self, workdir: Path, model: Path) -> None:
-        super().__init__(workdir, model, bot=False)
-        self.client = redis.Redis.from_url(self.redis.url)
-
-    def close(self) -> None:
-        self.client.close()
-        super().close()
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
 
     from bot.services.imagine import Queued
 
+log = logging.getLogger(__name__)
+
 
 async def answer(message: Message, outcome: Queued | Refused) -> None:
     """Say why not (unless the user heard a refusal a moment ago), or, on a user's first
@@ -22,4 +26,8 @@ async def answer(message: Message, outcome: Queued | Refused) -> None:
         if outcome.tell:
             await message.reply(_(outcome.text).format(**outcome.values))
     elif outcome.first_use:
-        await message.answer(_(texts.FIRST_USE))
+        try:
+            await message.answer(_(texts.FIRST_USE))
+        except TelegramAPIError as exc:
+            # The picture is on its way; an apology for a lost notice would only confuse.
+            log.warning("licence notice for chat %s not sent: %s", message.chat.id, exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from aiogram.enums import ChatMemberStatus
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -57,14 +57,14 @@ class ChatAdmins:
 
 @dataclass(frozen=True, slots=True)
 class ChatVerdict:
-    """A chat's word on a request: a refusal text, or the group rate to hold it to."""
+    """A chat's word on a request: why not, or the group rate to hold it to."""
 
-    refusal: str = ""
+    refusal: Literal["drawing_off", "admins_only", ""] = ""
     group_rate: int = 0
 
 
 class ChatRules:
-    """The admission step for a chat's own settings: drawing off, admins only, its rate."""
+    """A chat's own settings as a step of fair use: drawing off, admins only, its rate."""
 
     def __init__(self, store: ChatSettingsStore, admins: ChatAdmins) -> None:
         self.store = store
@@ -76,9 +76,9 @@ class ChatRules:
         settings = await self.store.get(origin.chat_id)
         # Off is off for the group's own admins too; the bot's operators draw anywhere.
         if not settings.drawing and not self.admins.is_operator(origin.user_id):
-            return ChatVerdict(refusal=texts.DRAWING_OFF)
+            return ChatVerdict(refusal="drawing_off")
         if settings.admins_only and not await self.admins.is_admin(origin):
-            return ChatVerdict(refusal=texts.ADMINS_ONLY_DRAWING)
+            return ChatVerdict(refusal="admins_only")
         return ChatVerdict(group_rate=self.store.rate(settings))
 
     async def configure(

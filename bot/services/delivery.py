@@ -24,6 +24,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot import metrics
 from bot.services.jobs import JobContext
+from bot.services.running import Running
 from bot.services.sending import Outcome
 from common.protocol import Result
 
@@ -70,10 +71,9 @@ class ResultDelivery:
         self._delivery = settings
         self._sender = sender
         self._on_done = on_done
-        self._in_flight: dict[bytes, asyncio.Task[None]] = {}
+        self._in_flight = Running(MAX_IN_FLIGHT)
         # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.
         self._sent_unacknowledged: dict[bytes, str] = {}
-        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     @property
     def consumer(self) -> str:
@@ -125,20 +125,11 @@ class ResultDelivery:
         for entry_id, fields in entries:
             if entry_id in self._in_flight or not fields:
                 continue  # deleted entries come back from the PEL without fields
-            await self._slots.acquire()
-            task = asyncio.create_task(self._handle(entry_id, fields))
-            self._in_flight[entry_id] = task
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        for entry_id, running in list(self._in_flight.items()):
-            if running is task:
-                del self._in_flight[entry_id]
-        self._slots.release()
+            await self._in_flight.start(entry_id, self._handle(entry_id, fields))
 
     async def drain(self) -> None:
         """Wait for the deliveries under way (for an orderly shutdown)."""
-        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        await self._in_flight.wait()
 
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:

@@ -1,5 +1,8 @@
 """Fair use, stored in Redis so several bot processes share it.
 
+A group's own settings (`chat_rules.py`) come first: drawing turned off, admins only, and the
+group's own rate, which replaces GROUP_RATE (never above it).
+
 Rates use the `limits` library (moving windows in Redis). The in-flight cap is a sorted set
 of job ids per user: a slot is freed when the job's result is delivered, whatever it was, and
 an entry older than the job timeout is ignored, so a lost job can never lock a user out.
@@ -20,11 +23,12 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.config import LimitSettings
+    from bot.services.chat_rules import ChatRules
     from bot.services.origin import Origin
     from common.config import QueueSettings, RedisSettings
     from common.protocol import Keys
 
-Reason = Literal["user_rate", "group_rate", "inflight", "queue_full"]
+Reason = Literal["user_rate", "group_rate", "inflight", "queue_full", "drawing_off", "admins_only"]
 
 # A user just refused is refused again in this process without asking Redis for this long:
 # spam then costs almost nothing. It is shorter than any refusal interval, so whoever is
@@ -53,8 +57,11 @@ class FairUse:
         connection: RedisSettings,
         settings: LimitSettings,
         queue: QueueSettings,
+        chats: ChatRules | None = None,
     ) -> None:
         self._redis = redis
+        # None: no chat has settings of its own (GROUP_RATE everywhere).
+        self._chats = chats
         self._settings = settings
         self._keys = keys
         self._max_age_s = queue.job_timeout_s * 3
@@ -82,41 +89,41 @@ class FairUse:
     def is_admin(self, user_id: int) -> bool:
         return user_id in self._settings.admin_ids
 
-    async def queue_depth(self) -> int:
-        return int(await self._redis.llen(self._keys.queue))
+    async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
+        """Check every limit; on success the job holds an in-flight slot and rates are charged."""
+        user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
+        if self.is_admin(user_id):
+            await self.hold(user_id, job_id)
+            return None
+        if queue_depth >= self._settings.queue_max_depth:
+            return Refusal("queue_full", 60)
+        group_rate = self._group_rate
+        if group and self._chats is not None:
+            chat = await self._chats.check(origin)
+            if chat.refusal:
+                return Refusal(chat.refusal, 0)
+            group_rate = self._group_rate_of(chat.group_rate)
+        # Take the slot first and count after, so two requests racing cannot both get in.
+        if await self.hold(user_id, job_id) > self._settings.user_inflight:
+            await self.release(user_id, job_id)
+            return Refusal("inflight", 5)
+        refusal: Refusal | None = None
+        # Each window is checked and charged in one step (a test, then a hit, would let a
+        # crowd writing at once all pass the test before anyone is counted). The group goes
+        # first, so a busy group does not spend its members' own allowance.
+        if group and not await self._limiter.hit(group_rate, "group", str(chat_id)):
+            refusal = Refusal("group_rate", await self._reset_in(group_rate, "group", chat_id))
+        elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
+            refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
+        if refusal:
+            await self.release(user_id, job_id)
+        return refusal
 
     def _group_rate_of(self, amount: int) -> RateLimitItem:
         """GROUP_RATE, or a group's own lower amount over the same window."""
         if not amount or amount == self._group_rate.amount:
             return self._group_rate
         return type(self._group_rate)(amount, self._group_rate.multiples)
-
-    async def admit(
-        self, origin: Origin, job_id: str, *, queue_depth: int, group_rate: int = 0
-    ) -> Refusal | None:
-        """Check every limit; on success the job holds an in-flight slot and rates are charged.
-        `group_rate` is the group's own pictures per GROUP_RATE window (0: GROUP_RATE's)."""
-        user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
-        chat_rate = self._group_rate_of(group_rate)
-        if self.is_admin(user_id):
-            await self.hold(user_id, job_id)
-            return None
-        if queue_depth >= self._settings.queue_max_depth:
-            return Refusal("queue_full", 60)
-        # Take the slot first and count after, so two requests racing cannot both get in.
-        if await self.hold(user_id, job_id) > self._settings.user_inflight:
-            await self.release(user_id, job_id)
-            return Refusal("inflight", 5)
-        refusal: Refusal | None = None
-        if group and not await self._limiter.test(chat_rate, "group", str(chat_id)):
-            refusal = Refusal("group_rate", await self._reset_in(chat_rate, "group", chat_id))
-        elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
-            refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
-        elif group:
-            await self._limiter.hit(chat_rate, "group", str(chat_id))
-        if refusal:
-            await self.release(user_id, job_id)
-        return refusal
 
     async def _reset_in(self, rate: object, kind: str, ident: int) -> int:
         stats = await self._limiter.get_window_stats(rate, kind, str(ident))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiogram.enums import ChatAction
 
 from bot import metrics
-from bot.services.admission import Admitted, Refused
+from bot.services.admission import Admitted, Refused, Repeated
 from bot.services.chat_actions import show_upload
 from bot.services.jobs import JobContext, new_seed
 from bot.services.sources import SourceError, fetch_source
@@ -50,7 +50,8 @@ class Ask:
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    context: JobContext
+    # None when the update was handled before and already has its job.
+    context: JobContext | None
     # 1-based place in the queue right after enqueueing; 0 when the queue was empty.
     position: int
     first_use: bool = False
@@ -75,10 +76,18 @@ class ImagineService:
 
     @metrics.counts_admissions
     async def request(self, ask: Ask) -> Queued | Refused:
-        """Admit, fetch the input picture, queue, and post the queue position if any."""
+        """Admit, fetch the input picture, queue, and post the queue position if any.
+
+        Nothing is sent for a request before its job is queued, so a bot that dies before
+        that leaves nothing half-answered, and the update is handled again after a restart.
+        An update handled before that made its job gets `Queued` with no context, and nothing
+        is done or sent again for it.
+        """
         admitted = await self._admission.admit(ask.origin, ask.prompt)
         if isinstance(admitted, Refused):
             return admitted
+        if isinstance(admitted, Repeated):
+            return Queued(None, 0)
         try:
             source = await self._source(ask, admitted)
         except SourceError as exc:
@@ -94,20 +103,22 @@ class ImagineService:
             source=source,
             inline_query_id=ask.inline_query_id,
         )
-        # Started before the enqueue so "sending photo…" reaches Telegram ahead of the photo.
-        action = self._chat_action(context)
         try:
-            await self._jobs.submit(context)
+            fresh = await self._jobs.submit(context)
         except BaseException:
             await self._admission.release(ask.origin, admitted)
             raise
-        finally:
-            if action is not None:
-                await action
+        if not fresh:
+            # Another handler of this very update got there first; the slot is that job's.
+            return Queued(None, 0)
+        first_use = await self._admission.first_use(ask.origin)
+        action = self._chat_action(context)
         position = admitted.ahead + 1 if admitted.ahead else 0
         if position and context.action != "inline":
             await self._status.post(context, position)
-        return Queued(context, position, admitted.first_use)
+        if action is not None:
+            await action
+        return Queued(context, position, first_use)
 
     async def _source(self, ask: Ask, admitted: Admitted) -> str:
         """The Redis key of the input image; refused requests never download anything."""

@@ -17,6 +17,7 @@ from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
 
 from bot import texts
 from bot.services.images import image_keyboard
+from bot.services.pacing import PaceWait
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -47,8 +48,8 @@ async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> Message | Non
     Returns the message sent, except for an album or a notice that pictures were held."""
     sent = await _send_pictures(bot, out, wording)
     if out.screened.held and out.screened.pictures:
-        # The pictures are out; a failed notice must not send them again on a retry.
-        with contextlib.suppress(AiogramError):
+        # The pictures are out; a failed (or paced) notice must not send them again on a retry.
+        with contextlib.suppress(AiogramError, PaceWait):
             await _held(bot, out, wording)
     return sent
 

@@ -34,6 +34,9 @@ class Origin(BaseModel):
     # Sent on behalf of the chat itself: an anonymous group admin (Telegram tells bots only
     # that the message comes from the group), who counts as one of its admins.
     as_chat: bool = False
+    # "bot id:update id" of the update that asked: one update makes at most one job, however
+    # often it is handled. Empty where a request comes from no update.
+    update: str = ""
     # The request is the user's own message: editing it redraws the picture answering it.
     editable: bool = False
     # Which edit of that message: the update id of the edit (Telegram numbers updates in the

@@ -2,6 +2,7 @@
 
 | Telegram answers                   | What happens                                          |
 | ---------------------------------- | ----------------------------------------------------- |
+| (not asked: send budget spent)     | wait for a turn (`pacing.py`); not a failure          |
 | 429 Too Many Requests              | wait `retry_after`, try again                         |
 | 5xx, timeout, network error        | try again after 1, 2, 4… s (at most `send_attempts`)  |
 | 400 message to be replied not found | send the same without the reply                      |
@@ -38,6 +39,7 @@ from aiogram.types import ReplyParameters
 from bot import texts
 from bot.services.inline_sending import send_inline
 from bot.services.media import Outgoing, edit_media, send_media
+from bot.services.pacing import PaceWait, manner
 from bot.services.screening import screen
 
 if TYPE_CHECKING:
@@ -119,10 +121,14 @@ class ResultSender:
                     else None
                 )
                 out = Outgoing(context, result, chat_id, reply, screened)
-                sent = await self._send_once(out, as_photo, in_place)
+                with manner("result"):
+                    sent = await self._send_once(out, as_photo, in_place)
                 if sent and context.editable:
                     await self._records.placed(context, sent, in_place)
                 return Outcome.SENT
+            except PaceWait as exc:
+                # Not a failure: the chat's (or the bot's) budget is spent for a while.
+                delay = exc.seconds
             except TelegramRetryAfter as exc:
                 failures += 1
                 delay = float(max(1, exc.retry_after))

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.services.pacing import SendSkipped, manner
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -42,7 +43,11 @@ class StatusMessage(BaseModel):
 
 
 class StatusBoard:
-    """Bounded Bot API calls per job: one send, edits every few seconds at most, one delete."""
+    """Bounded Bot API calls per job: one send, edits every few seconds at most, one delete.
+
+    Status sends never wait for a chat's turn (`pacing.py`): in a chat at its limit they are
+    skipped, so photos and error answers always go first.
+    """
 
     def __init__(
         self,
@@ -66,13 +71,21 @@ class StatusBoard:
         """Best effort: the job is queued whatever Telegram says to its status message."""
         origin = context.origin
         try:
-            sent = await self._bot.send_message(
+            with manner("status"):
+                sent = await self._bot.send_message(
+                    origin.chat_id,
+                    self._text(position, origin.locale),
+                    reply_parameters=ReplyParameters(
+                        message_id=origin.message_id, allow_sending_without_reply=True
+                    ),
+                )
+        except SendSkipped:
+            log.info(
+                "queue status for job %s skipped: chat %s at its limit",
+                context.job_id,
                 origin.chat_id,
-                self._text(position, origin.locale),
-                reply_parameters=ReplyParameters(
-                    message_id=origin.message_id, allow_sending_without_reply=True
-                ),
             )
+            return
         except TelegramAPIError as exc:
             log.warning("queue status for job %s not sent: %s", context.job_id, exc)
             return
@@ -131,12 +144,17 @@ class StatusBoard:
             )
             if position == status.position or now - status.edited_at < interval:
                 continue
-            with contextlib.suppress(TelegramAPIError):
-                await self._bot.edit_message_text(
-                    text=self._text(position, status.locale),
-                    chat_id=status.chat_id,
-                    message_id=status.message_id,
-                )
+            try:
+                with manner("status"):
+                    await self._bot.edit_message_text(
+                        text=self._text(position, status.locale),
+                        chat_id=status.chat_id,
+                        message_id=status.message_id,
+                    )
+            except SendSkipped:
+                continue  # the chat is at its limit: the next tick tries again
+            except TelegramAPIError as exc:
+                log.debug("queue status of job %s not edited: %s", job_id, exc)
             status = status.model_copy(update={"position": position, "edited_at": now})
             # Only if still there: the photo may have been sent (and the entry cleared) meanwhile.
             if await self._redis.hexists(self._key, job_id):

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import editing, misc, sending, webhook  # noqa: F401  (importing registers the methods)
 from .core import DEFAULT_DESCRIPTIONS, HANDLERS, JSON, ApiError, ApiRequest, Call, Context
+from .flood import Flood, FloodGate
 from .inspecting import InspectMixin
 from .objects import make_bot_user
 from .parsing import parse_request
@@ -41,6 +42,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         username: str = "ImagineTestBot",
         first_name: str = "Imagine Test Bot",
         port: int = 0,
+        flood: Flood | None = None,
     ) -> None:
         self.token = token
         # Real tokens start with the bot id; keep getMe consistent with aiogram's Bot.id.
@@ -58,6 +60,18 @@ class FakeBotAPI(PushMixin, InspectMixin):
         self._new_update: asyncio.Event | None = None
         self._closing = False
         self._pusher: asyncio.Task[None] | None = None
+        # Telegram's flood control, when asked for (`flood_mode`); None sends without limits.
+        self._flood = FloodGate(flood) if flood is not None else None
+
+    def flood_mode(self, limits: Flood | None = None) -> None:
+        """Answer 429 with `retry_after`, as Telegram does, to a bot sending past `limits`
+        (Telegram's defaults when None). The count of such answers is `throttled`."""
+        self._flood = FloodGate(limits or Flood())
+
+    @property
+    def throttled(self) -> list[Call]:
+        """Every call answered 429 Too Many Requests so far."""
+        return [call for call in self.calls if call.status == 429]
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -154,6 +168,8 @@ class FakeBotAPI(PushMixin, InspectMixin):
             error = fault.error() if fault is not None else None
             if error is not None:
                 raise error
+            if self._flood is not None:
+                self._flood.check(req.method, req.params)
             if req.method == "getUpdates" and self.state.webhook.url:
                 raise ApiError(409, webhook.WEBHOOK_ACTIVE)
             if req.method == "getUpdates":

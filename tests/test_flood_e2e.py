@@ -1,0 +1,75 @@
+"""Crowds against a Bot API that enforces Telegram's flood limits: everyone served, no 429."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot import texts
+from testing.faults import photos, received, wait_settled
+from tests.conftest import BOT_USERNAME, Stack
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from testing.botapi import FakeBotAPI
+
+GROUP_RATE = 4
+
+
+@pytest.fixture(scope="module")
+def crowd(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
+    running = Stack(
+        tmp_path_factory.mktemp("crowd"), tiny_model, group_rate=f"{GROUP_RATE}/minute"
+    )
+    running.botapi.flood_mode()
+    yield running
+    running.close()
+
+
+def _notices(botapi: FakeBotAPI, chat_id: int) -> list[str]:
+    texts_sent = [c.result["text"] for c in botapi.sent(chat_id, "sendMessage") if c.ok]
+    return [t for t in texts_sent if t.startswith("Before your first")]
+
+
+def test_forty_new_users_at_once_are_all_served_without_a_429(crowd: Stack) -> None:
+    botapi = crowd.botapi
+    users = range(8001, 8041)
+    asked = {user: botapi.push_message(user, f"/imagine a kite, number {user}") for user in users}
+    for user in users:
+        botapi.wait_for(
+            lambda c, user=user: c.chat_id == user and c.method == "sendPhoto" and c.ok,
+            timeout=240,
+        )
+    wait_settled(crowd.redis.url)
+    assert botapi.throttled == []
+    for user, message in asked.items():
+        (photo,) = photos(botapi, user)
+        assert photo.result["reply_to_message"]["message_id"] == message["message_id"]
+        assert len(received(botapi, user)) == 1
+        assert len(_notices(botapi, user)) == 1
+
+
+def test_a_group_of_twenty_five_at_once_gets_fair_answers_without_a_429(crowd: Stack) -> None:
+    botapi = crowd.botapi
+    group = -100_8100
+    asked = {
+        member: botapi.push_message(
+            group, f"@{BOT_USERNAME} a castle for {member}", user_id=member, chat_type="supergroup"
+        )["message_id"]
+        for member in range(8101, 8126)
+    }
+    botapi.wait_until(lambda: len(photos(botapi, group)) >= GROUP_RATE, timeout=120)
+    wait_settled(crowd.redis.url)
+    assert botapi.throttled == []
+    # The group's images for this minute, one per member who got in, each to its asker.
+    replied_to = [p.result["reply_to_message"]["message_id"] for p in photos(botapi, group)]
+    assert len(replied_to) == GROUP_RATE
+    assert len(set(replied_to)) == GROUP_RATE
+    assert set(replied_to) <= set(asked.values())
+    # Everyone else was refused together: one "busy" message in the chat, not 21.
+    (refusal,) = [c for c in received(botapi, group) if c.method == "sendMessage"]
+    assert refusal.result["text"].startswith(texts.GROUP_BUSY.split("{")[0])
+    assert refusal.result["reply_to_message"]["message_id"] not in replied_to
