@@ -77,8 +77,8 @@ QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
     namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
-# Observed by the outgoing pacing (Telegram's per-chat and global send limits) each time a
-# send waits its turn; defined here so dashboards and alerts can rely on the name.
+# Observed by the outgoing pacing (`bot/services/pacing.py`) for every paced send: 0 when its
+# turn had come, else how long it waited under Telegram's per-chat and global limits.
 SEND_PACE_WAIT = Histogram(
     "send_pace_wait_seconds", "Time a send waited for its turn under Telegram's limits.",
     namespace=NAMESPACE, subsystem="bot", buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),

@@ -11,6 +11,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
+from prometheus_client import REGISTRY
 
 from bot.config import PacingSettings
 from bot.services.pacing import Pacer, SendSkipped, manner
@@ -69,10 +70,22 @@ async def test_flood_mode_refuses_an_unpaced_burst_like_telegram(
 async def test_paced_sends_in_one_chat_all_arrive_without_a_429(
     sender: Sender, botapi: FakeBotAPI
 ) -> None:
+    waits = _pace_waits()
     sender.pace()
     outcomes = await sender.burst(7002, 5)
     assert [o.text for o in outcomes] == [f"message {n}" for n in range(5)]  # type: ignore[attr-defined]
     assert botapi.throttled == []
+    # Every send is in the pacing histogram; the two past the burst of three waited.
+    count, total = _pace_waits()
+    assert count - waits[0] == 5
+    assert total - waits[1] >= 1.0
+
+
+def _pace_waits() -> tuple[float, float]:
+    """(sends observed, seconds waited) of `imagine_bot_send_pace_wait_seconds` so far."""
+    count = REGISTRY.get_sample_value("imagine_bot_send_pace_wait_seconds_count") or 0.0
+    total = REGISTRY.get_sample_value("imagine_bot_send_pace_wait_seconds_sum") or 0.0
+    return count, total
 
 
 async def test_the_budget_is_shared_by_every_bot_process(

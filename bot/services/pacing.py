@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
 
+from bot import metrics
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -102,7 +104,7 @@ class Pacer(BaseRequestMiddleware):
         chat = getattr(method, "chat_id", None)
         refused = 0
         while True:
-            await self._wait_turn(chat, cost, kind)
+            metrics.SEND_PACE_WAIT.observe(await self._wait_turn(chat, cost, kind))
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
@@ -112,7 +114,8 @@ class Pacer(BaseRequestMiddleware):
                     raise
                 log.warning("chat %s: Telegram asks to wait %d s; waiting", chat, exc.retry_after)
 
-    async def _wait_turn(self, chat: int | str | None, cost: int, kind: Manner) -> None:
+    async def _wait_turn(self, chat: int | str | None, cost: int, kind: Manner) -> float:
+        """Seconds waited for the send's turn."""
         waited = 0.0
         reserve = 1 if kind == "status" else 0
         while (wait_s := await self._budget.reserve(chat, cost, reserve)) > 0:
@@ -122,3 +125,4 @@ class Pacer(BaseRequestMiddleware):
                 raise PaceWait(wait_s)
             waited += wait_s
             await asyncio.sleep(wait_s)
+        return waited
