@@ -55,7 +55,8 @@ async def _receive(
     if settings.webhook.webhook_url:
         return [], await webhook.serve(settings.webhook, dispatcher, bot, inbox)
     await bot.delete_webhook(drop_pending_updates=False)  # getUpdates fails while one is set
-    poller = Poller(bot, inbox, settings.telegram, dispatcher.resolve_used_update_types())
+    allowed = dispatcher.resolve_used_update_types()
+    poller = Poller(bot, inbox, settings.telegram, allowed, dispatcher_feed(dispatcher, bot))
     return _spawn({"polling": poller.run}), None
 
 

@@ -18,19 +18,22 @@ from worker.engine import Engine
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    import torch
+
     from common.protocol import GenerationRequest
 
-_generate = Engine.generate
+_pixels = Engine.pixels
 
 
-def _slow_generate(self: Engine, requests: Sequence[GenerationRequest]) -> list[bytes]:
+def _slow_pixels(self: Engine, requests: Sequence[GenerationRequest]) -> torch.Tensor:
     print(f"slow generation started pid={os.getpid()}", flush=True)
     # A plain sleep: RQ's job timeout (SIGALRM) interrupts it like it would a Python loop.
     time.sleep(float(os.environ["SLOW_GENERATION_S"]))
-    return _generate(self, requests)
+    return _pixels(self, requests)
 
 
-Engine.generate = _slow_generate  # type: ignore[method-assign]
+# Every text-to-image path (single jobs, batches, variations, files) makes pixels here.
+Engine.pixels = _slow_pixels  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(worker_main.main())

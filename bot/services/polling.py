@@ -1,8 +1,13 @@
 """Long polling that loses nothing: a page of updates is confirmed only once it is recorded.
 
 Telegram confirms every update below the `offset` of the next `getUpdates`. The offset moves
-past a page only after the whole page is in the inbox, so a bot that dies (or a Redis that
-fails) before that gets the same page again, and the inbox keeps each update once.
+past a page only after the whole page is in the inbox, so a bot that dies before that gets the
+same page again, and the inbox keeps each update once.
+
+A page that cannot be recorded because Redis is away is handled at once instead (`direct`):
+the handlers meet the same outage and answer "temporarily unavailable", so nobody waits in
+silence for the outage to end; the page is confirmed after that. Should Redis have taken the
+page after all (its answer lost), the job's `update:` marker still makes one job of it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
 
     from bot.config import TelegramSettings
     from bot.services.inbox import Inbox
+    from bot.services.intake import Feed
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +47,18 @@ class GetRawUpdates(TelegramMethod[list[dict[str, Any]]]):
 
 class Poller:
     def __init__(
-        self, bot: Bot, inbox: Inbox, settings: TelegramSettings, allowed: list[str]
+        self,
+        bot: Bot,
+        inbox: Inbox,
+        settings: TelegramSettings,
+        allowed: list[str],
+        direct: Feed,
     ) -> None:
         self._bot = bot
         self._inbox = inbox
         self._timeout = settings.polling_timeout_s
         self._allowed = allowed
+        self._direct = direct
 
     async def run(self) -> None:
         """Poll until cancelled; Telegram or Redis failing only delays the next page."""
@@ -58,7 +70,7 @@ class Poller:
             try:
                 updates = await self._bot(method, request_timeout=request_timeout)
                 if updates:
-                    await self._inbox.record_many(updates)
+                    await self._keep(updates)
                     method.offset = max(int(u["update_id"]) for u in updates) + 1
             except (AiogramError, RedisError, TimeoutError) as exc:
                 log.warning("updates not fetched (%s); retrying in %.0f s", exc, backoff)
@@ -66,3 +78,11 @@ class Poller:
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
                 continue
             backoff = 1.0
+
+    async def _keep(self, updates: list[dict[str, Any]]) -> None:
+        try:
+            await self._inbox.record_many(updates)
+        except RedisError as exc:
+            log.warning("%d update(s) not recorded (%s); answering them now", len(updates), exc)
+            for update in updates:
+                await self._direct(update)
