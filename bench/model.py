@@ -160,7 +160,9 @@ def run_variant(
     gc.collect()
     if args.device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return rows, startup + "\n" + targets(variant, rows)
+    # The targets are for the full architecture on a GPU; elsewhere they would only mislead.
+    judged = args.preset == "full" and args.device.startswith("cuda")
+    return rows, startup + ("\n" + targets(variant, rows) if judged else "")
 
 
 def main(argv: list[str] | None = None) -> None:
