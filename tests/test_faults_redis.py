@@ -59,7 +59,10 @@ def test_redis_restart_loses_no_job_and_both_processes_come_back(
         store.start()  # same port, same append-only file
 
         for chat in queued:
-            botapi.wait_for(lambda c, chat=chat: c.chat_id == chat and c.ok, timeout=90)
+            botapi.wait_for(
+                lambda c, chat=chat: c.chat_id == chat and c.method == "sendPhoto" and c.ok,
+                timeout=60,
+            )
         botapi.push_message(5005, "/imagine a fox after the outage", user_id=5005)
         botapi.wait_for(lambda c: c.chat_id == 5005 and c.method == "sendPhoto", timeout=60)
         wait_settled(store.url)

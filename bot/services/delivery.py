@@ -74,6 +74,8 @@ class ResultDelivery:
         self._in_flight = Running(MAX_IN_FLIGHT)
         # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.
         self._sent_unacknowledged: dict[bytes, str] = {}
+        # Set when a delivery failed on Redis: the loop reads this consumer's pending entries.
+        self._retry_pending = False
 
     @property
     def consumer(self) -> str:
@@ -87,21 +89,28 @@ class ResultDelivery:
                 await self._ensure_group()
                 honour_cancellation()
                 # Entries read before a restart (or an outage) but never acknowledged first.
-                last_id = "0"
-                while entries := await self._read(last_id, block_ms=None):
-                    honour_cancellation()
-                    await self.dispatch(entries)
-                    last_id = entries[-1][0].decode()
-                honour_cancellation()
+                await self._catch_up()
                 backoff = 1.0
                 while True:
                     entries = await self._read(">", block_ms=self._delivery.read_block_ms)
                     honour_cancellation()
                     await self.dispatch(entries)
+                    if self._retry_pending:
+                        await self._catch_up()
             except RedisError as exc:
                 log.warning("results stream unavailable (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    async def _catch_up(self) -> None:
+        """Deliver this consumer's entries read before but never acknowledged."""
+        self._retry_pending = False
+        last_id = "0"
+        while entries := await self._read(last_id, block_ms=None):
+            honour_cancellation()
+            await self.dispatch(entries)
+            last_id = entries[-1][0].decode()
+        honour_cancellation()
 
     async def _ensure_group(self) -> None:
         try:
@@ -135,7 +144,10 @@ class ResultDelivery:
         try:
             await self._deliver(entry_id, fields)
         except RedisError as exc:
+            # Tried again after the next read (within READ_BLOCK_MS), not only by the sweep
+            # after CLAIM_IDLE_S: Redis hiccups are short, and the user is waiting.
             log.warning("entry %s left pending, Redis failed: %s", entry_id.decode(), exc)
+            self._retry_pending = True
         except Exception:
             # Left pending: recovery offers it again later, so log loudly but keep it.
             log.exception("entry %s left pending after an unexpected error", entry_id.decode())
