@@ -93,6 +93,9 @@ class ImagineService:
         except SourceError as exc:
             await self._admission.release(ask.origin, admitted)
             return Refused(exc.text, exc.values)
+        except BaseException:
+            await self._admission.release(ask.origin, admitted)
+            raise
         context = JobContext(
             job_id=admitted.job_id,
             origin=ask.origin,
@@ -124,14 +127,8 @@ class ImagineService:
         """The Redis key of the input image; refused requests never download anything."""
         if ask.picture is None:
             return ask.source
-        try:
-            data = await fetch_source(self._bot, ask.picture, self._play.max_input_bytes)
-            return await self._images.save_source(admitted.job_id, data)
-        except SourceError:
-            raise
-        except BaseException:
-            await self._admission.release(ask.origin, admitted)
-            raise
+        data = await fetch_source(self._bot, ask.picture, self._play.max_input_bytes)
+        return await self._images.save_source(admitted.job_id, data)
 
     @staticmethod
     def _seeds(ask: Ask, admitted: Admitted) -> tuple[int, ...]:

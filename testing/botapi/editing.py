@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from .core import JSON, ApiError, ApiRequest, Context, api_method
-from .formatting import format_text
 from .media import media_object, resolve_file, resolve_photo
-from .objects import now, utf16_len
-from .sending import MAX_TEXT, caption_fields, inline_markup, target_chat
+from .objects import now
+from .sending import caption_fields, inline_markup, message_text, target_chat
 
 CHAT_ACTIONS = frozenset(
     {
@@ -66,14 +65,7 @@ def edit_message_text(ctx: Context, req: ApiRequest) -> JSON | bool:
     message = _editable(ctx, req)
     if "text" not in message:
         raise ApiError.bad_request("there is no text in the message to edit")
-    raw = req.params.get("text")
-    text, entities = format_text(
-        "" if raw is None else str(raw), req.params.get("parse_mode"), req.params.get("entities")
-    )
-    if not text.strip():
-        raise ApiError.bad_request("message text is empty")
-    if utf16_len(text) > MAX_TEXT:
-        raise ApiError.bad_request("message is too long")
+    text, entities = message_text(req.params)
     return _apply_edit(message, {"text": text, "entities": entities or None}, req.params)
 
 

@@ -95,17 +95,23 @@ def post_message(ctx: Context, chat: JSON, params: JSON, content: JSON) -> JSON:
     return ctx.state.add_message(chat["id"], message)
 
 
-@api_method("sendMessage")
-def send_message(ctx: Context, req: ApiRequest) -> JSON:
-    chat = target_chat(ctx, req.params.get("chat_id"))
-    raw = req.params.get("text")
+def message_text(params: JSON) -> tuple[str, list[JSON]]:
+    """A message's text and entities, refused as Telegram refuses them (sent or edited)."""
+    raw = params.get("text")
     text, entities = format_text(
-        "" if raw is None else str(raw), req.params.get("parse_mode"), req.params.get("entities")
+        "" if raw is None else str(raw), params.get("parse_mode"), params.get("entities")
     )
     if not text.strip():
         raise ApiError.bad_request("message text is empty")
     if utf16_len(text) > MAX_TEXT:
         raise ApiError.bad_request("message is too long")
+    return text, entities
+
+
+@api_method("sendMessage")
+def send_message(ctx: Context, req: ApiRequest) -> JSON:
+    chat = target_chat(ctx, req.params.get("chat_id"))
+    text, entities = message_text(req.params)
     content: JSON = {"text": text, "entities": entities} if entities else {"text": text}
     return post_message(ctx, chat, req.params, content)
 
