@@ -30,8 +30,8 @@ from aiogram.types import Message, User
 from bench.report import append, table
 from bot.app import build_dispatcher, build_services
 from bot.config import load_settings
-from bot.services.inbox import Inbox
-from bot.services.intake import Intake, dispatcher_feed
+from bot.intake.consumer import Intake, dispatcher_feed
+from bot.intake.inbox import Inbox
 from testing.support import TOKEN, RedisServer
 
 if TYPE_CHECKING:

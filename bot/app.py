@@ -15,33 +15,33 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
 from bot import metrics
+from bot.community.chat_rules import ChatAdmins, ChatRules
+from bot.community.chat_settings import ChatSettingsStore
+from bot.community.control import Blocklist, Community
+from bot.delivery.screening import Screening
 from bot.handlers import build_router, safety
 from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
-from bot.services.admission import Admission
-from bot.services.chat_rules import ChatAdmins, ChatRules
-from bot.services.chat_settings import ChatSettingsStore
-from bot.services.community import Blocklist, Community
-from bot.services.edit_records import EditRecords
-from bot.services.edits import EditService
-from bot.services.fairuse import FairUse
-from bot.services.images import ImageStore
-from bot.services.imagine import ImagineService
-from bot.services.inline import InlineService
-from bot.services.jobs import JobQueue
-from bot.services.pacing import Pacer
-from bot.services.play import PlayService
-from bot.services.screening import Screening
-from bot.services.send_budget import SendBudget
-from bot.services.status import StatusBoard
+from bot.outbound.pacing import Pacer
+from bot.outbound.send_budget import SendBudget
+from bot.play.buttons import PlayService
+from bot.play.edit_records import EditRecords
+from bot.play.edits import EditService
+from bot.play.inline import InlineService
+from bot.requests.admission import Admission
+from bot.requests.fairuse import FairUse
+from bot.requests.images import ImageStore
+from bot.requests.imagine import ImagineService
+from bot.requests.jobs import JobQueue
+from bot.requests.status import StatusBoard
 from common.protocol import Keys
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
     from bot.config import Settings
-    from bot.services.jobs import JobContext
+    from bot.requests.jobs import JobContext
     from common.protocol import Result
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from aiogram.types import Message
 if TYPE_CHECKING:
     from aiogram import Bot
 
-    from bot.services.fairuse import FairUse
+    from bot.requests.fairuse import FairUse
 
 
 class MentionsMe(BaseFilter):

@@ -12,15 +12,15 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from redis.exceptions import RedisError
 
-from bot.services.origin import GROUPS
+from bot.shared.languages import LANGUAGES
+from bot.shared.origin import GROUPS
 
 if TYPE_CHECKING:
-    from bot.services.chat_settings import ChatSettingsStore
-    from bot.services.community import Community
+    from bot.community.chat_settings import ChatSettingsStore
+    from bot.community.control import Community
 
 SOURCE_DIR: Final = Path(__file__).parent / "locales"
 DOMAIN: Final = "messages"
-LANGUAGES: Final = {"en": "English", "ru": "Русский"}
 
 
 def compile_catalogs(source: Path = SOURCE_DIR) -> Path:

@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from aiogram.methods.base import TelegramType
     from redis.asyncio import Redis
 
-    from bot.services.jobs import JobContext
-    from bot.services.sending import Outcome
+    from bot.requests.jobs import JobContext
+    from bot.shared.outcome import Outcome
     from common.config import MetricsSettings
     from common.protocol import Result
 
@@ -77,7 +77,7 @@ QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
     namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
-# Observed by the outgoing pacing (`bot/services/pacing.py`) for every paced send: 0 when its
+# Observed by the outgoing pacing (`bot/outbound/pacing.py`) for every paced send: 0 when its
 # turn had come, else how long it waited under Telegram's per-chat and global limits.
 SEND_PACE_WAIT = Histogram(
     "send_pace_wait_seconds", "Time a send waited for its turn under Telegram's limits.",

@@ -20,13 +20,13 @@ from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
-from bot.services.origin import Origin
+from bot.shared.origin import Origin
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
+    from bot.community.control import Community
     from bot.config import AccessSettings, Settings
-    from bot.services.community import Community
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

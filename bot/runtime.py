@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aredis
 
-from bot import metrics, webhook
+from bot import metrics
 from bot.app import build_bot, build_dispatcher, build_services
-from bot.services.captions import Wording
-from bot.services.delivery import ResultDelivery
-from bot.services.inbox import Inbox
-from bot.services.intake import Intake, dispatcher_feed
-from bot.services.polling import Poller
-from bot.services.recovery import Recovery
-from bot.services.sending import ResultSender
+from bot.delivery.captions import Wording
+from bot.delivery.recovery import Recovery
+from bot.delivery.results import ResultDelivery
+from bot.delivery.sending import ResultSender
+from bot.intake import webhook
+from bot.intake.consumer import Intake, dispatcher_feed
+from bot.intake.inbox import Inbox
+from bot.intake.polling import Poller
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -139,7 +139,7 @@ class Keys:
         return self._key("results")
 
     def job_context(self, job_id: str) -> str:
-        """Who asked for a job and where its answer goes (`bot.services.jobs.JobContext`)."""
+        """Who asked for a job and where its answer goes (`bot.requests.jobs.JobContext`)."""
         return self._key("job", job_id)
 
     def answer(self, job_id: str) -> str:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __main__ as bot_main
-from bot.services.admission import Admission
-from bot.services.inbox import Inbox
-from bot.services.jobs import JobQueue
+from bot.intake.inbox import Inbox
+from bot.requests.admission import Admission
+from bot.requests.jobs import JobQueue
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -15,7 +15,7 @@ from aiogram.types import Update
 
 from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
-from bot.services.jobs import JobContext
+from bot.requests.jobs import JobContext
 from testing.faults import is_notice
 from testing.jobs import KEYS
 from testing.support import TOKEN

@@ -6,15 +6,15 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.config import DeliverySettings, PlaySettings
-from bot.services.jobs import JobContext, JobQueue, new_job_id, new_seed
-from bot.services.origin import Origin
+from bot.requests.jobs import JobContext, JobQueue, new_job_id, new_seed
+from bot.shared.origin import Origin
 from common.config import QueueSettings
 from common.protocol import Keys
 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from bot.services.jobs import Action
+    from bot.requests.jobs import Action
 
 KEYS = Keys(QueueSettings())
 

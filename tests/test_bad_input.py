@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from bot import texts
+from bot.delivery.captions import Wording
+from bot.delivery.sending import ResultSender
 from bot.i18n import build_i18n
-from bot.services.captions import Wording
-from bot.services.images import ImageButton
-from bot.services.sending import Outcome, ResultSender
+from bot.play.buttons import ImageButton
+from bot.shared.outcome import Outcome
 from common.protocol import Result
 from testing.harness import BotUnderTest, environment
 from testing.jobs import job_context

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aredis
 
+from bot.community.chat_settings import ChatSettings, ChatSettingsStore, rate_choices
 from bot.config import LimitSettings, Policy, SafetySettings
-from bot.services.chat_settings import ChatSettings, ChatSettingsStore, rate_choices
-from bot.services.jobs import Action
-from bot.services.screening import screen
+from bot.delivery.screening import screen
+from bot.requests.jobs import Action
 from common.protocol import Result
 from testing.jobs import KEYS, job_context
 

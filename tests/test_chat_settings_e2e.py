@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot import texts
-from bot.services.settings_panel import CHOSEN
+from bot.community.settings_panel import CHOSEN
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aredis
 
+from bot.community.control import Blocklist, Community
 from bot.config import LimitSettings
-from bot.services.community import Blocklist, Community
-from bot.services.fairuse import FairUse
-from bot.services.origin import Origin
+from bot.requests.fairuse import FairUse
+from bot.shared.origin import Origin
 from common.config import QueueSettings, RedisSettings
 from common.protocol import Keys
 

@@ -12,7 +12,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from bot.services.fairuse import SHORTCUT_S
+from bot.requests.fairuse import SHORTCUT_S
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:

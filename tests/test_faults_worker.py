@@ -1,6 +1,6 @@
 """Workers that die, hang or are stopped mid-job: every request still ends in one answer.
 
-The slow worker (`tests/slow_worker.py`) is the real worker with a sleep before each
+The slow worker (`testing/slow_worker.py`) is the real worker with a sleep before each
 generation, which gives the tests a job that is certainly running when they strike.
 """
 

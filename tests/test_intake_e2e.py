@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.services.jobs import update_job_id
+from bot.requests.jobs import update_job_id
 from testing.faults import photos, received, wait_settled, wait_until
 from testing.jobs import KEYS
 from tests.conftest import World

@@ -14,8 +14,8 @@ from aiogram.exceptions import TelegramRetryAfter
 from prometheus_client import REGISTRY
 
 from bot.config import PacingSettings
-from bot.services.pacing import Pacer, SendSkipped, manner
-from bot.services.send_budget import SendBudget
+from bot.outbound.pacing import Pacer, SendSkipped, manner
+from bot.outbound.send_budget import SendBudget
 from testing.botapi import Flood
 from testing.jobs import KEYS
 from testing.support import TOKEN

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.images import ImageButton, image_keyboard
-from bot.services.prompts import SeedError, clean_prompt, split_seed
+from bot.play.buttons import ImageButton, image_keyboard
+from bot.requests.prompts import SeedError, clean_prompt, split_seed
 from common.protocol import MAX_SEED, Result
 
 

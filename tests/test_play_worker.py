@@ -11,7 +11,7 @@ from PIL import Image
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from bot.services.sources import normalise
+from bot.requests.sources import normalise
 from common.config import QueueSettings
 from common.protocol import GenerationRequest, Keys, Result
 from testing.jobs import job_context, job_queue

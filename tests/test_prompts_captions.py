@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.captions import CAPTION_LIMIT, build_caption, utf16_len
-from bot.services.prompts import PromptError, clean_prompt
+from bot.delivery.captions import CAPTION_LIMIT, build_caption, utf16_len
+from bot.requests.prompts import PromptError, clean_prompt
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "\n\t ", "\u200b\u200d\ufeff", "\x00\x07 \x1b"])

@@ -17,8 +17,8 @@ from bot.filters import IsAdmin
 if TYPE_CHECKING:
     from redis import Redis
 
-    from bot.services.community import Community
-    from bot.services.jobs import JobQueue
+    from bot.community.control import Community
+    from bot.requests.jobs import JobQueue
 
 router = Router(name=__name__)
 ADMIN_COMMANDS = ("ban", "unban", "pause", "resume", "stats")

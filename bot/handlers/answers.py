@@ -9,12 +9,12 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
-from bot.services.admission import Refused
+from bot.requests.admission import Refused
 
 if TYPE_CHECKING:
     from aiogram.types import Message
 
-    from bot.services.imagine import Queued
+    from bot.requests.imagine import Queued
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
-from bot.services.admission import Refused
-from bot.services.images import ImageButton
+from bot.play.buttons import ImageButton
+from bot.requests.admission import Refused
 
 if TYPE_CHECKING:
-    from bot.services.origin import Origin
-    from bot.services.play import PlayService
+    from bot.play.buttons import PlayService
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 

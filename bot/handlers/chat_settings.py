@@ -1,8 +1,8 @@
 """/settings (a panel of buttons) and /safety: a chat's own settings, changed by its admins.
 
-In a group only its admins (as Telegram says, see `chat_rules.py`) and the bot's operators
-may change anything; in a private chat the user runs their own chat. Everyone else gets one
-short answer, and a press on the panel an alert; nothing changes.
+In a group only its admins (as Telegram says, see `bot/community/chat_rules.py`) and the
+bot's operators may change anything; in a private chat the user runs their own chat. Everyone
+else gets one short answer, and a press on the panel an alert; nothing changes.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
-from bot.services.chat_settings import POLICIES
-from bot.services.settings_panel import Panel, SettingsButton
+from bot.community.chat_settings import POLICIES
+from bot.community.settings_panel import Panel, SettingsButton
 
 if TYPE_CHECKING:
-    from bot.services.chat_rules import ChatRules
-    from bot.services.chat_settings import ChatSettings
-    from bot.services.origin import Origin
+    from bot.community.chat_rules import ChatRules
+    from bot.community.chat_settings import ChatSettings
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 

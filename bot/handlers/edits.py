@@ -17,14 +17,14 @@ from aiogram.types import Message
 from bot.filters import MentionsMe, RepliesToMe
 from bot.handlers.answers import answer
 from bot.handlers.pictures import PICTURE, PLAIN_TEXT, PRIVATE
-from bot.services.imagine import Ask
-from bot.services.origin import GROUPS
-from bot.services.sources import picture_of
+from bot.requests.imagine import Ask
+from bot.requests.sources import picture_of
+from bot.shared.origin import GROUPS
 
 if TYPE_CHECKING:
-    from bot.services.edits import EditService
-    from bot.services.origin import Origin
-    from bot.services.sources import Picture
+    from bot.play.edits import EditService
+    from bot.requests.sources import Picture
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 

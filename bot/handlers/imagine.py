@@ -11,12 +11,12 @@ from aiogram.types import Message
 
 from bot.filters import MentionsMe
 from bot.handlers.answers import answer
-from bot.services.imagine import Ask
-from bot.services.origin import GROUPS
+from bot.requests.imagine import Ask
+from bot.shared.origin import GROUPS
 
 if TYPE_CHECKING:
-    from bot.services.imagine import ImagineService
-    from bot.services.origin import Origin
+    from bot.requests.imagine import ImagineService
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 

@@ -9,8 +9,8 @@ from aiogram.types import InlineQuery
 from aiogram.utils.i18n import gettext as _
 
 if TYPE_CHECKING:
-    from bot.services.inline import InlineService
-    from bot.services.origin import Origin
+    from bot.play.inline import InlineService
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 

@@ -11,12 +11,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
-from bot.i18n import LANGUAGES
+from bot.shared.languages import LANGUAGES
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
-    from bot.services.community import Community
+    from bot.community.control import Community
 
 router = Router(name=__name__)
 

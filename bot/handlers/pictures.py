@@ -22,13 +22,13 @@ from aiogram.utils.i18n import gettext as _
 from bot import texts
 from bot.filters import MentionsMe, RepliesToMe
 from bot.handlers.answers import answer
-from bot.services.imagine import Ask
-from bot.services.origin import GROUPS
-from bot.services.sources import picture_of
+from bot.requests.imagine import Ask
+from bot.requests.sources import picture_of
+from bot.shared.origin import GROUPS
 
 if TYPE_CHECKING:
-    from bot.services.imagine import ImagineService
-    from bot.services.origin import Origin
+    from bot.requests.imagine import ImagineService
+    from bot.shared.origin import Origin
 
 router = Router(name=__name__)
 PRIVATE = F.chat.type == ChatType.PRIVATE

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.i18n import locale_for
-from bot.services.inline import article
+from bot.play.inline import article
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)

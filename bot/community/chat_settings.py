@@ -1,0 +1,124 @@
+"""Each chat's own settings, chosen by its admins and kept in Redis for every bot process.
+
+A chat that never chose keeps the operator's defaults: its safety policy follows
+SAFETY_GROUP_DEFAULT / SAFETY_PRIVATE_DEFAULT, everyone may draw at up to GROUP_RATE, and each
+member reads the bot in their own language.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from limits import parse
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.community.control import LOCAL_CACHE_S
+from bot.config import Policy
+from bot.shared.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.config import LimitSettings, SafetySettings
+    from bot.shared.origin import Origin
+    from common.protocol import Keys
+
+POLICIES: Final[tuple[Policy, ...]] = ("off", "blur", "block")
+Field = Literal["safety", "who", "rate", "drawing", "lang"]
+
+
+class ChatSettings(BaseModel):
+    """What a chat's admins chose; every default means "as the operator set it"."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # None: the operator's default for this kind of chat.
+    safety: Policy | None = None
+    admins_only: bool = False
+    # Pictures per GROUP_RATE window in this group; 0: GROUP_RATE itself.
+    rate: int = 0
+    drawing: bool = True
+    # The group's language for everyone in it; empty: each member's own.
+    language: str = ""
+
+
+def rate_choices(limits: LimitSettings) -> list[int]:
+    """The operator's group rate and a few lower ones (a half, a quarter), largest first."""
+    amount = parse(limits.group_rate).amount
+    return sorted({max(1, amount // part) for part in (1, 2, 4)}, reverse=True)
+
+
+class ChatSettingsStore:
+    """Reads and changes chat settings; reads are cached in-process like bans and languages."""
+
+    def __init__(
+        self, redis: Redis, keys: Keys, safety: SafetySettings, limits: LimitSettings
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.safety = safety
+        self.rates = rate_choices(limits)
+        self.window_s = int(parse(limits.group_rate).get_expiry())
+        self._cache: dict[int, tuple[float, ChatSettings]] = {}
+
+    async def get(self, chat_id: int) -> ChatSettings:
+        hit = self._cache.get(chat_id)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        raw = await self._redis.get(self._keys.chat_settings(chat_id))
+        try:
+            settings = ChatSettings.model_validate_json(raw) if raw else ChatSettings()
+        except ValidationError:
+            settings = ChatSettings()  # written by an incompatible version: start afresh
+        self._remember(chat_id, settings)
+        return settings
+
+    def _remember(self, chat_id: int, settings: ChatSettings) -> None:
+        if len(self._cache) > 100_000:  # bounded, as Community's cache
+            self._cache.clear()
+        self._cache[chat_id] = (time.monotonic() + LOCAL_CACHE_S, settings)
+
+    async def change(self, chat_id: int, field: str, value: str) -> ChatSettings | None:
+        """Apply one choice (a panel button or a command); None when it is not allowed."""
+        update = self._update(field, value)
+        if update is None:
+            return None
+        current = await self.get(chat_id)
+        changed = current.model_copy(update=update)
+        await self._redis.set(self._keys.chat_settings(chat_id), changed.model_dump_json())
+        self._remember(chat_id, changed)
+        return changed
+
+    def _update(self, field: str, value: str) -> dict[str, Any] | None:
+        if field == "safety" and value in self.policies():
+            return {"safety": value}
+        if field == "who" and value in ("all", "admins"):
+            return {"admins_only": value == "admins"}
+        if field == "rate" and value.isdigit() and int(value) in self.rates:
+            return {"rate": 0 if int(value) == self.rates[0] else int(value)}
+        if field == "drawing" and value in ("on", "off"):
+            return {"drawing": value == "on"}
+        if field == "lang" and (value in LANGUAGES or value == "all"):
+            return {"language": "" if value == "all" else value}
+        return None
+
+    def policies(self) -> tuple[Policy, ...]:
+        """The policies a chat may choose: `off` only where the operator allows it."""
+        return POLICIES if self.safety.safety_allow_off else POLICIES[1:]
+
+    def policy_of(self, settings: ChatSettings, group: bool) -> Policy:
+        default = self.safety.safety_group_default if group else self.safety.safety_private_default
+        chosen = settings.safety or default
+        if chosen == "off" and not self.safety.safety_allow_off:
+            # The operator forbids `off`: neither a chat nor a default may keep it.
+            return "blur" if default == "off" else default
+        return chosen
+
+    async def policy(self, origin: Origin) -> Policy:
+        """The safety policy of the chat a request came from, as it stands now."""
+        return self.policy_of(await self.get(origin.chat_id), origin.group)
+
+    def rate(self, settings: ChatSettings) -> int:
+        """The group's pictures per window, never above the operator's GROUP_RATE."""
+        return min(settings.rate, self.rates[0]) if settings.rate else self.rates[0]

@@ -1,0 +1,127 @@
+"""Whether a request may be queued: prompt checks, pause, fair use. No Telegram here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from bot import texts
+from bot.requests.jobs import job_id_for
+from bot.requests.prompts import PromptError, SeedError, clean_prompt, split_seed
+from common.protocol import MAX_SEED
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.community.control import Blocklist, Community
+    from bot.config import PromptSettings
+    from bot.requests.fairuse import FairUse, Refusal
+    from bot.shared.origin import Origin
+    from common.protocol import Keys
+
+REFUSAL_TEXTS = {
+    "user_rate": texts.SLOW_DOWN,
+    "group_rate": texts.GROUP_BUSY,
+    "inflight": texts.WAIT_FOR_RUNNING,
+    "queue_full": texts.QUEUE_FULL,
+    "drawing_off": texts.DRAWING_OFF,
+    "admins_only": texts.ADMINS_ONLY_DRAWING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why not, as a text id with its values; `tell` is False when the user was told lately."""
+
+    text: str
+    values: dict[str, Any] = field(default_factory=dict)
+    tell: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    prompt: str
+    job_id: str
+    # Asked for with `--seed N`; None draws a fresh one.
+    seed: int | None = None
+    # Jobs waiting when the request was admitted: its place in the queue, without asking
+    # Redis again on the way to the enqueue.
+    ahead: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Repeated:
+    """The update was handled before and its job is queued (or answered): nothing to do."""
+
+
+class Admission:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        prompts: PromptSettings,
+        fair_use: FairUse,
+        community: Community,
+        blocklist: Blocklist,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._prompts = prompts
+        self._fair_use = fair_use
+        self._community = community
+        self._blocklist = blocklist
+
+    async def _depth_and_repeat(self, origin: Origin) -> tuple[int, bool]:
+        """The queue depth, and whether the update was handled before and made its job (the
+        bot died before acknowledging it): one round trip for both."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.llen(self._keys.queue)
+            if origin.update:
+                pipe.exists(self._keys.update_job(origin.update))
+            replies = await pipe.execute()
+        return int(replies[0]), any(replies[1:])
+
+    async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused | Repeated:
+        """Validate the prompt and take an in-flight slot, or say why not."""
+        try:
+            raw, seed = split_seed(raw, MAX_SEED)
+            prompt = clean_prompt(raw, self._prompts.prompt_max_length)
+        except SeedError:
+            return Refused(texts.BAD_SEED, {"max_seed": MAX_SEED})
+        except PromptError as exc:
+            if exc.reason == "empty":
+                return Refused(texts.USAGE)
+            return Refused(texts.TOO_LONG, {"limit": exc.limit})
+        if self._blocklist.blocks(prompt):
+            return Refused(texts.BLOCKED)
+        if self._fair_use.recently_refused(origin.user_id):
+            return Refused(texts.SLOW_DOWN, tell=False)
+        depth, repeated = await self._depth_and_repeat(origin)
+        if repeated:
+            return Repeated()
+        if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
+            return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
+        job_id = job_id_for(origin)
+        refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
+        if refusal is not None:
+            self._fair_use.note_refusal(origin.user_id, refusal)
+            return self._refused(refusal, await self._fair_use.may_tell(origin))
+        return Admitted(prompt, job_id, seed, depth)
+
+    async def first_use(self, origin: Origin) -> bool:
+        """True once per user, asked after their first job is queued: the licence notice
+        then follows the enqueue instead of delaying it."""
+        try:
+            return await self._community.first_use(origin.user_id)
+        except RedisError:
+            return False  # the job is queued; a missed notice costs less than a false apology
+
+    async def release(self, origin: Origin, admitted: Admitted) -> None:
+        """Give the slot back when an admitted request is abandoned before it is queued."""
+        await self._fair_use.release(origin.user_id, admitted.job_id)
+
+    @staticmethod
+    def _refused(refusal: Refusal, tell: bool) -> Refused:
+        return Refused(REFUSAL_TEXTS[refusal.reason], {"seconds": refusal.retry_after_s}, tell)

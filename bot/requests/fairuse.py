@@ -1,0 +1,157 @@
+"""Fair use, stored in Redis so several bot processes share it.
+
+A group's own settings (`bot/community/chat_rules.py`) come first: drawing turned off, admins
+only, and the group's own rate, which replaces GROUP_RATE (never above it).
+
+Rates use the `limits` library (moving windows in Redis). The in-flight cap is a sorted set
+of job ids per user: a slot is freed when the job's result is delivered, whatever it was, and
+an entry older than the job timeout is ignored, so a lost job can never lock a user out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from bot.community.chat_rules import ChatRules
+    from bot.config import LimitSettings
+    from bot.shared.origin import Origin
+    from common.config import QueueSettings, RedisSettings
+    from common.protocol import Keys
+
+Reason = Literal["user_rate", "group_rate", "inflight", "queue_full", "drawing_off", "admins_only"]
+
+# A user just refused is refused again in this process without asking Redis for this long:
+# spam then costs almost nothing. It is shorter than any refusal interval, so whoever is
+# refused here would not have been told anything anyway; Redis decides again after it.
+SHORTCUT_S: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: Reason
+    retry_after_s: int
+
+
+def limits_uri(redis_url: str) -> str:
+    """`limits` names its asyncio redis-py backend with an `async+` scheme."""
+    return f"async+{redis_url}"
+
+
+class FairUse:
+    """Decides whether a request may be queued, and frees slots when jobs end."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        connection: RedisSettings,
+        settings: LimitSettings,
+        queue: QueueSettings,
+        chats: ChatRules | None = None,
+    ) -> None:
+        self._redis = redis
+        # None: no chat has settings of its own (GROUP_RATE everywhere).
+        self._chats = chats
+        self._settings = settings
+        self._keys = keys
+        self._max_age_s = queue.job_timeout_s * 3
+        # Shares the bot's connection pool, so closing the bot's client closes it too.
+        storage = RedisStorage(
+            limits_uri(connection.redis_url),
+            implementation="redispy",
+            key_prefix=self._keys.limits,
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # typed too narrowly
+        )
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._user_rate = parse(settings.user_rate)
+        self._refused_until: dict[int, float] = {}
+        self._group_rate = parse(settings.group_rate)
+
+    def recently_refused(self, user_id: int) -> bool:
+        return self._refused_until.get(user_id, 0.0) > time.monotonic()
+
+    def note_refusal(self, user_id: int, refusal: Refusal) -> None:
+        if len(self._refused_until) > 100_000:
+            self._refused_until.clear()
+        until = time.monotonic() + min(SHORTCUT_S, refusal.retry_after_s)
+        self._refused_until[user_id] = until
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self._settings.admin_ids
+
+    async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
+        """Check every limit; on success the job holds an in-flight slot and rates are charged."""
+        user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
+        if self.is_admin(user_id):
+            await self.hold(user_id, job_id)
+            return None
+        if queue_depth >= self._settings.queue_max_depth:
+            return Refusal("queue_full", 60)
+        group_rate = self._group_rate
+        if group and self._chats is not None:
+            chat = await self._chats.check(origin)
+            if chat.refusal:
+                return Refusal(chat.refusal, 0)
+            group_rate = self._group_rate_of(chat.group_rate)
+        # Take the slot first and count after, so two requests racing cannot both get in.
+        if await self.hold(user_id, job_id) > self._settings.user_inflight:
+            await self.release(user_id, job_id)
+            return Refusal("inflight", 5)
+        refusal: Refusal | None = None
+        # Each window is checked and charged in one step (a test, then a hit, would let a
+        # crowd writing at once all pass the test before anyone is counted). The group goes
+        # first, so a busy group does not spend its members' own allowance.
+        if group and not await self._limiter.hit(group_rate, "group", str(chat_id)):
+            refusal = Refusal("group_rate", await self._reset_in(group_rate, "group", chat_id))
+        elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
+            refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
+        if refusal:
+            await self.release(user_id, job_id)
+        return refusal
+
+    def _group_rate_of(self, amount: int) -> RateLimitItem:
+        """GROUP_RATE, or a group's own lower amount over the same window."""
+        if not amount or amount == self._group_rate.amount:
+            return self._group_rate
+        return type(self._group_rate)(amount, self._group_rate.multiples)
+
+    async def _reset_in(self, rate: object, kind: str, ident: int) -> int:
+        stats = await self._limiter.get_window_stats(rate, kind, str(ident))  # type: ignore[arg-type]
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def hold(self, user_id: int, job_id: str) -> int:
+        """Count the job against the user; returns the user's live in-flight count."""
+        key = self._keys.inflight(user_id)
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now - self._max_age_s)
+            pipe.zadd(key, {job_id: now})
+            pipe.zcard(key)
+            pipe.expire(key, self._max_age_s)
+            results = await pipe.execute()
+        return int(results[2])
+
+    async def release(self, user_id: int, job_id: str) -> None:
+        await self._redis.zrem(self._keys.inflight(user_id), job_id)
+
+    async def may_tell(self, origin: Origin) -> bool:
+        """At most one refusal per user per interval, and in a group one per chat as well,
+        so spam (or many users at once) never turns into the bot spamming the chat."""
+        interval = self._settings.refusal_interval_s
+        user_key = self._keys.refused(origin.user_id)
+        if not await self._redis.set(user_key, 1, nx=True, ex=interval):
+            return False
+        if not origin.group:
+            return True
+        chat_key = self._keys.refused_chat(origin.chat_id)
+        return bool(await self._redis.set(chat_key, 1, nx=True, ex=interval))

@@ -1,0 +1,161 @@
+"""One "In queue: #N" message per waiting job, edited sparingly, removed with the photo."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Final
+
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ReplyParameters
+from pydantic import BaseModel
+from redis.exceptions import RedisError
+
+from bot import texts
+from bot.outbound.pacing import SendSkipped, manner
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram.utils.i18n import I18n
+    from redis.asyncio import Redis
+
+    from bot.config import FeedbackSettings
+    from bot.requests.jobs import JobContext
+    from common.protocol import Keys
+
+log = logging.getLogger(__name__)
+TICK_S: Final = 1.0
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class StatusMessage(BaseModel):
+    chat_id: int
+    message_id: int
+    position: int
+    edited_at: float
+    group: bool
+    locale: str
+
+
+class StatusBoard:
+    """Bounded Bot API calls per job: one send, edits every few seconds at most, one delete.
+
+    Status sends never wait for a chat's turn (`bot/outbound/pacing.py`): in a chat at its
+    limit they are skipped, so photos and error answers always go first.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        redis: Redis,
+        i18n: I18n,
+        feedback: FeedbackSettings,
+        keys: Keys,
+    ) -> None:
+        self._bot = bot
+        self._redis = redis
+        self._i18n = i18n
+        self._feedback = feedback
+        self._keys = keys
+        self._key = keys.status
+
+    def _text(self, position: int, locale: str) -> str:
+        return self._i18n.gettext(texts.IN_QUEUE, locale=locale).format(position=position)
+
+    async def post(self, context: JobContext, position: int) -> None:
+        """Best effort: the job is queued whatever Telegram says to its status message."""
+        origin = context.origin
+        try:
+            with manner("status"):
+                sent = await self._bot.send_message(
+                    origin.chat_id,
+                    self._text(position, origin.locale),
+                    reply_parameters=ReplyParameters(
+                        message_id=origin.message_id, allow_sending_without_reply=True
+                    ),
+                )
+        except SendSkipped:
+            log.info(
+                "queue status for job %s skipped: chat %s at its limit",
+                context.job_id,
+                origin.chat_id,
+            )
+            return
+        except TelegramAPIError as exc:
+            log.warning("queue status for job %s not sent: %s", context.job_id, exc)
+            return
+        status = StatusMessage(
+            chat_id=origin.chat_id,
+            message_id=sent.message_id,
+            position=position,
+            edited_at=time.time(),
+            group=origin.group,
+            locale=origin.locale,
+        )
+        await self._redis.hset(self._key, context.job_id, status.model_dump_json())
+
+    async def clear(self, job_id: str) -> None:
+        """Delete the job's status message, if it had one."""
+        raw = await self._redis.hget(self._key, job_id)
+        if raw is None:
+            return
+        await self._redis.hdel(self._key, job_id)
+        status = StatusMessage.model_validate_json(raw)
+        with contextlib.suppress(TelegramAPIError):
+            await self._bot.delete_message(status.chat_id, status.message_id)
+
+    async def run(self) -> None:
+        """Refresh positions until cancelled."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.refresh()
+            except (RedisError, TelegramAPIError) as exc:
+                log.warning("status refresh skipped: %s", exc)
+
+    async def refresh(self) -> None:
+        entries = await self._redis.hgetall(self._key)
+        if not entries:
+            return
+        job_ids = [_text(job_id) for job_id in entries]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.lpos(self._keys.queue, job_id)
+                pipe.exists(self._keys.job_context(job_id))
+            replies = await pipe.execute()
+        now = time.time()
+        for job_id, index, alive in zip(job_ids, replies[::2], replies[1::2], strict=True):
+            if not alive:
+                # Answered (or expired) while this round ran: the entry is an orphan.
+                await self.clear(job_id)
+                continue
+            status = StatusMessage.model_validate_json(entries[job_id.encode()])
+            # A job no longer in the list is running: it is about to become a photo.
+            position = 1 if index is None else index + 1
+            interval = (
+                self._feedback.status_edit_interval_group_s
+                if status.group
+                else self._feedback.status_edit_interval_s
+            )
+            if position == status.position or now - status.edited_at < interval:
+                continue
+            try:
+                with manner("status"):
+                    await self._bot.edit_message_text(
+                        text=self._text(position, status.locale),
+                        chat_id=status.chat_id,
+                        message_id=status.message_id,
+                    )
+            except SendSkipped:
+                continue  # the chat is at its limit: the next tick tries again
+            except TelegramAPIError as exc:
+                log.debug("queue status of job %s not edited: %s", job_id, exc)
+            status = status.model_copy(update={"position": position, "edited_at": now})
+            # Only if still there: the photo may have been sent (and the entry cleared) meanwhile.
+            if await self._redis.hexists(self._key, job_id):
+                await self._redis.hset(self._key, job_id, status.model_dump_json())
