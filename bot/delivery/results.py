@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError, ResponseError
 
 from bot import metrics
+from bot.delivery.sending import KEEP_ALIVE_S
 from bot.requests.jobs import JobContext
 from bot.shared.outcome import Outcome
 from bot.shared.running import Running, honour_cancellation
@@ -75,6 +76,13 @@ class ResultDelivery:
 
     async def run(self) -> None:
         """Deliver results until cancelled, waiting out Redis outages."""
+        keeper = asyncio.create_task(self._keep_held())
+        try:
+            await self._deliver_all()
+        finally:
+            keeper.cancel()
+
+    async def _deliver_all(self) -> None:
         backoff = 1.0
         while True:
             try:
@@ -122,11 +130,11 @@ class ResultDelivery:
         return [entry for _, stream_entries in response or [] for entry in stream_entries]
 
     async def dispatch(self, entries: list[Entry]) -> None:
-        """Start delivering entries in the background; ones already on their way are skipped."""
+        """Start delivering entries in the background; ones already held here (on their way,
+        or waiting for a slot) are skipped by `Running.start` itself."""
         for entry_id, fields in entries:
-            if entry_id in self._in_flight or not fields:
-                continue  # deleted entries come back from the PEL without fields
-            await self._in_flight.start(entry_id, self._handle(entry_id, fields))
+            if fields:  # deleted entries come back from the PEL without fields
+                await self._in_flight.start(entry_id, self._handle(entry_id, fields))
 
     async def drain(self) -> None:
         """Wait for the deliveries under way (for an orderly shutdown)."""
@@ -202,11 +210,20 @@ class ResultDelivery:
                 pipe.delete(self._keys.job_context(job_id), self._keys.answer(job_id))
             await pipe.execute()
 
-    async def _keep(self, entry_id: bytes) -> None:
+    async def _keep_held(self) -> None:
+        """Every entry held here, sending or waiting for a slot, has its idle time reset
+        well within `claim_idle_s`, so no other bot process's sweep takes it meanwhile."""
+        interval = min(KEEP_ALIVE_S, self._delivery.claim_idle_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if held := self._in_flight.held():
+                await self._keep(*held)
+
+    async def _keep(self, *entry_ids: bytes) -> None:
         """Reset the entry's idle time: it is being worked on, no other consumer may take it."""
         try:
             await self._redis.xclaim(
-                self._keys.results, GROUP, self.consumer, 0, [entry_id], justid=True
+                self._keys.results, GROUP, self.consumer, 0, list(entry_ids), justid=True
             )
         except RedisError as exc:
-            log.debug("could not keep entry %s: %s", entry_id.decode(), exc)
+            log.debug("could not keep %d entries: %s", len(entry_ids), exc)

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MAX_HANDLING: Final = 64
 MAX_DELIVERIES: Final = 5
 MAX_BACKOFF_S: Final = 30.0
+# Held updates have their idle time reset this often (or a third of CLAIM_IDLE_S, if less).
+KEEP_ALIVE_S: Final = 10.0
 
 
 def dispatcher_feed(dispatcher: Dispatcher, bot: Bot) -> Feed:
@@ -67,6 +69,26 @@ class Intake:
 
     async def run(self) -> None:
         """Handle updates until cancelled, waiting out Redis outages."""
+        keeper = asyncio.create_task(self._keep_held())
+        try:
+            await self._handle_all()
+        finally:
+            keeper.cancel()
+
+    async def _keep_held(self) -> None:
+        """Every update held here, being handled or waiting for a slot, has its idle time
+        reset well within `claim_idle_s`, so no sweep (this process's or another's) takes it
+        and hands it to a second handler meanwhile."""
+        interval = min(KEEP_ALIVE_S, self._settings.claim_idle_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if held := self._handling.held():
+                try:
+                    await self._inbox.keep(held)
+                except RedisError as exc:
+                    log.debug("could not keep %d update(s): %s", len(held), exc)
+
+    async def _handle_all(self) -> None:
         backoff = 1.0
         while True:
             try:
@@ -104,10 +126,10 @@ class Intake:
         return max(1, min(READ_COUNT, MAX_HANDLING - len(self._handling)))
 
     async def dispatch(self, entries: list[Entry], again: bool = False) -> None:
-        """Start handling entries; ones already being handled here are skipped."""
+        """Start handling entries; ones already held here (being handled, or waiting for a
+        slot) are skipped by `Running.start` itself."""
         for entry_id, update in entries:
-            if entry_id not in self._handling:
-                await self._handling.start(entry_id, self._handle(entry_id, update, again))
+            await self._handling.start(entry_id, self._handle(entry_id, update, again))
 
     async def drain(self, grace_s: float) -> None:
         """Let handlers under way finish (for an orderly shutdown); the rest stay pending."""

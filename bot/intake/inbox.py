@@ -94,6 +94,11 @@ class Inbox:
             if start == "0-0":
                 return claimed
 
+    async def keep(self, entry_ids: list[bytes]) -> None:
+        """Reset the entries' idle time: they are being handled, no sweep may take them."""
+        ids: list[Any] = list(entry_ids)  # redis-py types the id list too narrowly
+        await self._redis.xclaim(self._keys.inbox, GROUP, self.consumer, 0, ids, justid=True)
+
     async def deliveries(self, entry_id: bytes) -> int:
         """How often the entry was handed to a consumer, this time included."""
         pending = await self._redis.xpending_range(

@@ -18,28 +18,58 @@ def honour_cancellation() -> None:
 
 
 class Running:
-    """Tasks keyed by stream entry id; `start` waits while `limit` are running, so a slow
-    chat (or handler) slows reading instead of growing memory."""
+    """Tasks keyed by stream entry id, at most `limit` at once; a slow chat (or handler)
+    slows reading instead of growing memory.
+
+    An entry is *held* from the moment `start` is called until its task is done, waiting for
+    a slot included: the check and the hold are one step (no await between them), so an entry
+    offered twice (by the read loop and by a sweep that found it idle) runs once. The slot and
+    the hold are given back by the task's done-callback, whatever the work raised and also
+    when the task was cancelled before it ran.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self._held: set[bytes] = set()
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(limit)
 
     def __contains__(self, entry_id: bytes) -> bool:
-        return entry_id in self._tasks
+        return entry_id in self._held
 
     def __len__(self) -> int:
+        """Entries held: running, or waiting for a slot."""
+        return len(self._held)
+
+    @property
+    def running(self) -> int:
         return len(self._tasks)
 
-    async def start(self, entry_id: bytes, work: Coroutine[object, object, None]) -> None:
-        await self._slots.acquire()
+    def held(self) -> list[bytes]:
+        """Every entry held now, for keeping them alive on the stream."""
+        return list(self._held)
+
+    async def start(self, entry_id: bytes, work: Coroutine[object, object, None]) -> bool:
+        """Run `work` for the entry once a slot is free; False (and `work` closed unrun)
+        when the entry is already held here."""
+        if entry_id in self._held:
+            work.close()
+            return False
+        self._held.add(entry_id)
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self._held.discard(entry_id)
+            work.close()
+            raise
         task = asyncio.create_task(work)
         self._tasks[entry_id] = task
         task.add_done_callback(lambda _: self._finished(entry_id))
+        return True
 
     def _finished(self, entry_id: bytes) -> None:
-        del self._tasks[entry_id]
+        self._tasks.pop(entry_id, None)
+        self._held.discard(entry_id)
         self._slots.release()
 
     async def wait(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a bound, not a deadline

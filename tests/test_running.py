@@ -1,0 +1,125 @@
+"""Tasks per stream entry: never one entry twice, never a slot lost, whatever interleaves."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.shared.running import Running
+
+
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+async def test_an_entry_offered_while_it_waits_for_a_slot_starts_once() -> None:
+    running = Running(1)
+    gate = asyncio.Event()
+    runs: list[bytes] = []
+
+    async def work(name: bytes) -> None:
+        runs.append(name)
+        await gate.wait()
+
+    await running.start(b"busy", work(b"busy"))
+    # The read loop waits for a slot with b"x"; the sweep offers b"x" meanwhile.
+    reader = asyncio.create_task(running.start(b"x", work(b"x")))
+    await asyncio.sleep(0)
+    assert b"x" in running
+    assert await running.start(b"x", work(b"x")) is False
+    gate.set()
+    assert await reader is True
+    await running.wait()
+    assert runs == [b"busy", b"x"]
+    assert len(running) == 0
+
+
+async def test_two_offers_racing_for_the_last_slot_start_it_once() -> None:
+    running = Running(2)
+    gate = asyncio.Event()
+    runs: list[bytes] = []
+
+    async def work() -> None:
+        runs.append(b"x")
+        await gate.wait()
+
+    await running.start(b"busy", _until(gate))
+    both = await asyncio.gather(running.start(b"x", work()), running.start(b"x", work()))
+    assert sorted(both) == [False, True]
+    gate.set()
+    await running.wait()
+    assert runs == [b"x"]
+
+
+@pytest.mark.parametrize(
+    "failure", [RuntimeError("boom"), KeyError("gone"), asyncio.CancelledError()]
+)
+async def test_a_task_that_raises_gives_its_slot_back(failure: BaseException) -> None:
+    running = Running(1)
+
+    async def work() -> None:
+        raise failure
+
+    for _ in range(3):
+        assert await asyncio.wait_for(running.start(b"x", work()), 1) is True
+        await running.wait()
+    assert len(running) == 0
+    assert running.running == 0
+
+
+async def test_a_task_cancelled_before_it_ran_gives_its_slot_back() -> None:
+    running = Running(1)
+    await running.start(b"x", _until(asyncio.Event()))
+    task = running._tasks[b"x"]
+    task.cancel()  # before its first step: the coroutine never runs
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(running) == 0
+    assert await asyncio.wait_for(running.start(b"y", asyncio.sleep(0)), 1) is True
+
+
+async def test_a_waiter_cancelled_while_it_waits_holds_nothing() -> None:
+    running = Running(1)
+    gate = asyncio.Event()
+    await running.start(b"busy", _until(gate))
+    waiter = asyncio.create_task(running.start(b"x", asyncio.sleep(0)))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert b"x" not in running
+    gate.set()
+    await running.wait()
+    assert await asyncio.wait_for(running.start(b"x", asyncio.sleep(0)), 1) is True
+    await running.wait()
+    assert len(running) == 0
+
+
+async def test_entries_offered_twice_each_never_run_twice_at_once_and_free_every_slot() -> None:
+    running = Running(8)
+    active: set[bytes] = set()
+    doubled: list[bytes] = []
+
+    async def work(name: bytes) -> None:
+        if name in active:
+            doubled.append(name)
+        active.add(name)
+        await asyncio.sleep(0.001)
+        active.discard(name)
+
+    names = [str(i).encode() for i in range(200)]
+
+    async def offer() -> None:
+        for name in names:
+            await running.start(name, work(name))
+
+    await asyncio.gather(offer(), offer())
+    await running.wait()
+    assert doubled == []
+    assert len(running) == 0
+    # All eight slots are free again: eight slow tasks start without waiting.
+    gate = asyncio.Event()
+    for i in range(8):
+        await asyncio.wait_for(running.start(f"slow{i}".encode(), _until(gate)), 1)
+    assert running.running == 8
+    gate.set()
+    await running.wait()
