@@ -104,9 +104,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
-    fair_use = FairUse(
-        async_redis, keys, settings.redis, settings.limits, settings.queue, chat_rules
-    )
+    fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules)
     community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
     admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)

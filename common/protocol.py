@@ -184,10 +184,9 @@ class Keys:
         """Hash of "In queue: #N" messages by job id."""
         return self._key("status")
 
-    @property
-    def limits(self) -> str:
-        """Prefix of the `limits` library's moving windows."""
-        return self._key("limits")
+    def rate_window(self, kind: str, ident: int) -> str:
+        """Sorted set of the requests a user ("user") or group ("group") made lately."""
+        return self._key("rate", kind, ident)
 
     def inflight(self, user_id: int) -> str:
         """Sorted set of a user's queued or running job ids."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from bot.community.control import Blocklist, Community
 from bot.config import LimitSettings
 from bot.requests.fairuse import FairUse
 from bot.shared.origin import Origin
-from common.config import QueueSettings, RedisSettings
+from common.config import QueueSettings
 from common.protocol import Keys
 
 
@@ -30,7 +31,7 @@ def _fair_use(client: aredis.Redis, redis_url: str, **overrides: object) -> Fair
     settings = LimitSettings.model_validate(
         {"user_rate": "3/minute", "group_rate": "4/minute", "admin_ids": "77", **overrides}
     )
-    return FairUse(client, KEYS, RedisSettings(redis_url=redis_url), settings, QueueSettings())
+    return FairUse(client, KEYS, settings, QueueSettings())
 
 
 def _private(user: int) -> Origin:
@@ -70,6 +71,59 @@ async def test_group_rate_is_shared_by_its_members(client: aredis.Redis, redis_u
     assert all(r is not None and r.reason == "group_rate" for r in results[4:])
     # The same users are still served in a private chat.
     assert await fair.admit(_private(14), "private", queue_depth=0) is None
+
+
+async def test_a_member_retrying_at_their_own_limit_leaves_the_group_its_allowance(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url, user_inflight=100)  # 3 a minute each, 4 per group
+    spent = [await fair.admit(_group(20, -200), f"a{i}", queue_depth=0) for i in range(3)]
+    assert spent == [None] * 3
+    for i in range(10):  # refused by their own window, once a second
+        refusal = await fair.admit(_group(20, -200), f"retry{i}", queue_depth=0)
+        assert refusal is not None and refusal.reason == "user_rate"
+    # Three of the group's four are spent; the fourth is still there for someone else.
+    assert await fair.admit(_group(21, -200), "b", queue_depth=0) is None
+    refusal = await fair.admit(_group(22, -200), "c", queue_depth=0)
+    assert refusal is not None and refusal.reason == "group_rate"
+
+
+async def test_a_request_the_group_refuses_costs_the_member_nothing(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url, user_inflight=100, group_rate="1/minute")
+    assert await fair.admit(_group(30, -300), "first", queue_depth=0) is None
+    for i in range(5):
+        refusal = await fair.admit(_group(31, -300), f"g{i}", queue_depth=0)
+        assert refusal is not None and refusal.reason == "group_rate"
+    # Member 31's own three a minute are untouched.
+    private = [await fair.admit(_private(31), f"p{i}", queue_depth=0) for i in range(4)]
+    assert private[:3] == [None] * 3
+    assert private[3] is not None and private[3].reason == "user_rate"
+
+
+async def test_one_request_handled_twice_is_counted_once(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url, user_inflight=100)
+    # The same update handled again (after a crash) has the same job id.
+    assert [await fair.admit(_private(40), "same", queue_depth=0) for _ in range(5)] == [None] * 5
+    later = [await fair.admit(_private(40), f"new{i}", queue_depth=0) for i in range(3)]
+    assert later[:2] == [None, None]
+    assert later[2] is not None and later[2].reason == "user_rate"
+
+
+async def test_windows_keep_redis_time_whatever_the_bot_host_clock_says(
+    client: aredis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fair = _fair_use(client, redis_url, user_inflight=100)
+    assert [await fair.admit(_private(50), f"j{i}", queue_depth=0) for i in range(3)] == [None] * 3
+    # A bot host whose clock runs two minutes ahead shares the same window.
+    skewed = time.time() + 120
+    monkeypatch.setattr(time, "time", lambda: skewed)
+    refusal = await fair.admit(_private(50), "ahead", queue_depth=0)
+    assert refusal is not None and refusal.reason == "user_rate"
+    assert 1 <= refusal.retry_after_s <= 60
 
 
 async def test_queue_cap_and_admin_exemption(client: aredis.Redis, redis_url: str) -> None:

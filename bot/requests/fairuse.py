@@ -3,21 +3,21 @@
 A group's own settings (`bot/community/chat_rules.py`) come first: drawing turned off, admins
 only, and the group's own rate, which replaces GROUP_RATE (never above it).
 
-Rates use the `limits` library (moving windows in Redis). The in-flight cap is a sorted set
+Rates are moving windows in Redis (`windows.py`): a request refused by one of them is
+counted in none. The in-flight cap is a sorted set
 of job ids per user: a slot is freed when the job's result is delivered, whatever it was, and
 an entry older than the job timeout is ignored, so a lost job can never lock a user out.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+
+from bot.requests.windows import Window, Windows
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bot.community.chat_rules import ChatRules
     from bot.config import LimitSettings
     from bot.shared.origin import Origin
-    from common.config import QueueSettings, RedisSettings
+    from common.config import QueueSettings
     from common.protocol import Keys
 
 Reason = Literal["user_rate", "group_rate", "inflight", "queue_full", "drawing_off", "admins_only"]
@@ -42,11 +42,6 @@ class Refusal:
     retry_after_s: int
 
 
-def limits_uri(redis_url: str) -> str:
-    """`limits` names its asyncio redis-py backend with an `async+` scheme."""
-    return f"async+{redis_url}"
-
-
 class FairUse:
     """Decides whether a request may be queued, and frees slots when jobs end."""
 
@@ -54,7 +49,6 @@ class FairUse:
         self,
         redis: Redis,
         keys: Keys,
-        connection: RedisSettings,
         settings: LimitSettings,
         queue: QueueSettings,
         chats: ChatRules | None = None,
@@ -65,14 +59,7 @@ class FairUse:
         self._settings = settings
         self._keys = keys
         self._max_age_s = queue.job_timeout_s * 3
-        # Shares the bot's connection pool, so closing the bot's client closes it too.
-        storage = RedisStorage(
-            limits_uri(connection.redis_url),
-            implementation="redispy",
-            key_prefix=self._keys.limits,
-            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # typed too narrowly
-        )
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._windows = Windows(redis)
         self._user_rate = parse(settings.user_rate)
         self._refused_until: dict[int, float] = {}
         self._group_rate = parse(settings.group_rate)
@@ -107,27 +94,28 @@ class FairUse:
         if await self.hold(user_id, job_id) > self._settings.user_inflight:
             await self.release(user_id, job_id)
             return Refusal("inflight", 5)
-        refusal: Refusal | None = None
-        # Each window is checked and charged in one step (a test, then a hit, would let a
-        # crowd writing at once all pass the test before anyone is counted). The group goes
-        # first, so a busy group does not spend its members' own allowance.
-        if group and not await self._limiter.hit(group_rate, "group", str(chat_id)):
-            refusal = Refusal("group_rate", await self._reset_in(group_rate, "group", chat_id))
-        elif not await self._limiter.hit(self._user_rate, "user", str(user_id)):
-            refusal = Refusal("user_rate", await self._reset_in(self._user_rate, "user", user_id))
-        if refusal:
-            await self.release(user_id, job_id)
-        return refusal
+        # Every window is checked and charged in one step (a test, then a hit, would let a
+        # crowd writing at once all pass the test before anyone is counted), and a request
+        # one window refuses is counted in none. The group is named first: when both are
+        # full, the answer is about the group.
+        windows = [self._window(self._user_rate, "user", user_id)]
+        if group:
+            windows.insert(0, self._window(group_rate, "group", chat_id))
+        full = await self._windows.charge(job_id, windows)
+        if full is None:
+            return None
+        await self.release(user_id, job_id)
+        reason: Reason = "group_rate" if group and full.window is windows[0] else "user_rate"
+        return Refusal(reason, full.retry_after_s)
+
+    def _window(self, rate: RateLimitItem, kind: str, ident: int) -> Window:
+        return Window(self._keys.rate_window(kind, ident), rate.amount, rate.get_expiry())
 
     def _group_rate_of(self, amount: int) -> RateLimitItem:
         """GROUP_RATE, or a group's own lower amount over the same window."""
         if not amount or amount == self._group_rate.amount:
             return self._group_rate
         return type(self._group_rate)(amount, self._group_rate.multiples)
-
-    async def _reset_in(self, rate: object, kind: str, ident: int) -> int:
-        stats = await self._limiter.get_window_stats(rate, kind, str(ident))  # type: ignore[arg-type]
-        return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def hold(self, user_id: int, job_id: str) -> int:
         """Count the job against the user; returns the user's live in-flight count."""
