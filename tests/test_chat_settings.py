@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -88,3 +89,37 @@ async def test_changes_are_validated_stored_and_shared(client: aredis.Redis) -> 
     assert await _store(client, safety_allow_off=False).change(-2, "safety", "off") is None
     await client.set(KEYS.chat_settings(-3), b"{not json")
     assert await _store(client).get(-3) == ChatSettings()
+
+
+async def test_two_replicas_changing_two_settings_keep_both(client: aredis.Redis) -> None:
+    first, second = _store(client), _store(client)
+    # Both replicas have read the chat (and keep it cached for a few seconds).
+    assert await first.get(-700) == await second.get(-700) == ChatSettings()
+    await first.change(-700, "safety", "block")
+    await second.change(-700, "who", "admins")
+    stored = await _store(client).get(-700)
+    assert stored.safety == "block" and stored.admins_only
+
+
+async def test_settings_changed_at_once_from_many_replicas_all_land(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    # Separate connections, so the WATCHed transactions really interleave in Redis.
+    clients = [aredis.Redis.from_url(redis_url) for _ in range(5)]
+    try:
+        stores = [_store(c) for c in clients]
+        changes = [("safety", "block"), ("who", "admins"), ("drawing", "off"), ("lang", "ru")]
+        for _ in range(5):
+            await asyncio.gather(
+                *(store.change(-701, f, v) for store, (f, v) in zip(stores, changes, strict=False))
+            )
+        stored = await _store(client).get(-701)
+        assert (stored.safety, stored.admins_only, stored.drawing, stored.language) == (
+            "block",
+            True,
+            False,
+            "ru",
+        )
+    finally:
+        for c in clients:
+            await c.aclose()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from limits import parse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from redis.exceptions import WatchError
 
 from bot.community.control import LOCAL_CACHE_S
 from bot.config import Policy
@@ -43,6 +44,13 @@ class ChatSettings(BaseModel):
     language: str = ""
 
 
+def _parse(raw: bytes | str | None) -> ChatSettings:
+    try:
+        return ChatSettings.model_validate_json(raw) if raw else ChatSettings()
+    except ValidationError:
+        return ChatSettings()  # written by an incompatible version: start afresh
+
+
 def rate_choices(limits: LimitSettings) -> list[int]:
     """The operator's group rate and a few lower ones (a half, a quarter), largest first."""
     amount = parse(limits.group_rate).amount
@@ -66,11 +74,7 @@ class ChatSettingsStore:
         hit = self._cache.get(chat_id)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        raw = await self._redis.get(self._keys.chat_settings(chat_id))
-        try:
-            settings = ChatSettings.model_validate_json(raw) if raw else ChatSettings()
-        except ValidationError:
-            settings = ChatSettings()  # written by an incompatible version: start afresh
+        settings = _parse(await self._redis.get(self._keys.chat_settings(chat_id)))
         self._remember(chat_id, settings)
         return settings
 
@@ -84,9 +88,20 @@ class ChatSettingsStore:
         update = self._update(field, value)
         if update is None:
             return None
-        current = await self.get(chat_id)
-        changed = current.model_copy(update=update)
-        await self._redis.set(self._keys.chat_settings(chat_id), changed.model_dump_json())
+        key = self._keys.chat_settings(chat_id)
+        # A fresh read under WATCH, never the cache: two replicas changing two settings at
+        # once both land, and neither writes back the other's stale copy.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    changed = _parse(await pipe.get(key)).model_copy(update=update)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, changed.model_dump_json())
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue  # changed meanwhile: read it again
         self._remember(chat_id, changed)
         return changed
 
