@@ -35,6 +35,7 @@ from bot.requests.images import ImageStore
 from bot.requests.imagine import ImagineService
 from bot.requests.jobs import JobQueue
 from bot.requests.status import StatusBoard
+from bot.requests.workers import Workers
 from common.protocol import Keys
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Services:
     screening: Screening
     edit_records: EditRecords
     edits: EditService
+    workers: Workers
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -104,7 +106,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
-    fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules)
+    workers = Workers(async_redis, keys, settings.queue)
+    fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules, workers)
     community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
     admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)
@@ -131,6 +134,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         screening=Screening(chat_settings, fair_use),
         edit_records=edit_records,
         edits=EditService(edit_records, imagine, settings.edits),
+        workers=workers,
     )
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.requests.jobs import JobContext
+    from bot.requests.workers import Workers
     from bot.shared.outcome import Outcome
     from common.config import MetricsSettings
     from common.protocol import Result
@@ -76,6 +77,10 @@ UPDATE_TO_PHOTO = Histogram(
 QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
     namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
+WORKERS_ALIVE = Gauge(
+    "workers_alive", "GPU workers that beat within WORKER_GONE_S, read at each scrape and "
+    "health check (NaN: unknown).", namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
 # Observed by the outgoing pacing (`bot/outbound/pacing.py`) for every paced send: 0 when its
 # turn had come, else how long it waited under Telegram's per-chat and global limits.
@@ -163,10 +168,33 @@ def count_delivery(context: JobContext, result: Result, outcome: Outcome) -> Non
 
 
 class BotHealth:
-    """Ready while Redis answers and every background loop (delivery, sweep, status) runs."""
+    """Ready while Redis answers and every background loop (delivery, sweep, status) runs.
 
-    def __init__(self, redis: Redis, queue_key: str, loops: list[asyncio.Task[None]]) -> None:
+    Whether a worker is alive is said in the body but never makes the bot unhealthy: the bot
+    is what answers "no GPU worker" meanwhile, and restarting it would help nobody.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        queue_key: str,
+        loops: list[asyncio.Task[None]],
+        workers: Workers | None = None,
+    ) -> None:
         self._redis, self._queue_key, self._loops = redis, queue_key, loops
+        self._workers = workers
+
+    async def remarks(self) -> list[str]:
+        """What is wrong beyond the bot itself; also updates `workers_alive`."""
+        if self._workers is None:
+            return []
+        try:
+            alive = await asyncio.wait_for(self._workers.alive(), 2)
+        except (RedisError, OSError, TimeoutError):
+            WORKERS_ALIVE.set(float("nan"))
+            return []
+        WORKERS_ALIVE.set(alive)
+        return [] if alive else ["no live worker"]
 
     async def problems(self) -> Problems:
         ended = sum(task.done() for task in self._loops)
@@ -202,11 +230,13 @@ async def serve(settings: MetricsSettings, health: BotHealth) -> MetricsEndpoint
 
     async def metrics(_: web.Request) -> web.Response:
         await health.read_queue_depth()
+        await health.remarks()
         body, content_type = exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(_: web.Request) -> web.Response:
         status, text = health_answer(await health.problems())
+        text += "".join(f"{remark}\n" for remark in await health.remarks())
         return web.Response(status=status, text=text)
 
     app = web.Application()

@@ -106,7 +106,7 @@ async def run(settings: Settings) -> None:
     tasks: list[asyncio.Task[None]] = []
     # Filled once the bot is known to Telegram; health reads the list as it is then.
     loops: list[asyncio.Task[None]] = []
-    health = metrics.BotHealth(services.redis, services.keys.queue, loops)
+    health = metrics.BotHealth(services.redis, services.keys.queue, loops, services.workers)
     endpoint = await metrics.serve(settings.metrics, health)
     hook: web.AppRunner | None = None
     try:

@@ -58,6 +58,7 @@ SLOW_DOWN: Final = "You're going fast! Please try again in {seconds} s."
 WAIT_FOR_RUNNING: Final = "Please wait for your pictures in progress to finish, then try again."
 GROUP_BUSY: Final = "This chat has had a lot of pictures. Please try again in {seconds} s."
 QUEUE_FULL: Final = "I'm very busy right now. Please try again in a minute."
+NO_WORKER: Final = "No GPU worker is available right now. Please try again later."
 PAUSED: Final = "Drawing is paused by the admins. Please try again later."
 NOT_ALLOWED: Final = "Sorry, this bot is private and not available in this chat."
 

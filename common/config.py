@@ -46,6 +46,12 @@ class QueueSettings(BaseSettings):
     # A busy worker refreshes its claim on the running job; a claim older than this means the
     # worker is gone and the job is abandoned. Detection takes this plus one sweep interval.
     abandon_after_s: int = Field(default=30, ge=2)
+    # A worker beats (in Redis, on Redis's clock) every quarter of this; with no beat from
+    # any worker for this long, the bot answers new prompts "no GPU worker" at once.
+    worker_gone_s: int = Field(default=60, ge=2)
+    # A job still waiting in the queue this long (no worker took it) is answered "no GPU
+    # worker" and taken off the queue: it is never drawn afterwards.
+    queue_wait_s: int = Field(default=180, ge=1)
 
 
 # Default ports of `/metrics` and `/healthz`, apart so a bot and a worker can share a host.

@@ -19,6 +19,8 @@ JOB_FUNCTION: Final = "worker.jobs.generate"
 PLAY_FUNCTION: Final = "worker.play.render"
 # Torch-free, so the bot can run it too when it sweeps abandoned jobs.
 FAILURE_CALLBACK: Final = "common.failures.on_failure"
+# The error code of a job that waited in the queue longer than QUEUE_WAIT_S: no worker took it.
+NO_WORKER: Final = "no_worker"
 
 MAX_SEED: Final = 2**32 - 1
 IMAGE_SIZE: Final = 512
@@ -187,6 +189,16 @@ class Keys:
     def rate_window(self, kind: str, ident: int) -> str:
         """Sorted set of the requests a user ("user") or group ("group") made lately."""
         return self._key("rate", kind, ident)
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker names, scored by their last beat (Redis time, ms)."""
+        return self._key("workers")
+
+    @property
+    def queued_since(self) -> str:
+        """Sorted set of queued job ids, scored by when a sweep first saw them waiting."""
+        return self._key("queued-since")
 
     def inflight(self, user_id: int) -> str:
         """Sorted set of a user's queued or running job ids."""

@@ -17,7 +17,7 @@ from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
 from bot.requests.jobs import JobContext
 from testing.faults import is_notice
-from testing.jobs import KEYS
+from testing.jobs import KEYS, stand_in_worker
 from testing.support import TOKEN
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ class BotUnderTest:
             self.services.imagine._jobs = jobs
         self.jobs = self.services.jobs
         self.dispatcher = dispatcher_for(self.services)
+        # Prompts are admitted as if a worker were up; tests that need none stop it.
+        self.worker_beat = stand_in_worker(self.redis, self.settings.queue)
         self._ids = itertools.count(10_000_000)
 
     async def feed(self, update: JSON) -> None:
@@ -84,6 +86,7 @@ class BotUnderTest:
         return [c for c in contexts if c.chat_id == chat_id]
 
     async def close(self) -> None:
+        self.worker_beat.stop()
         await self.bot.session.close()
         await self.services.close()
         self.redis.close()

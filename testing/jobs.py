@@ -10,6 +10,7 @@ from bot.requests.jobs import JobContext, JobQueue, new_job_id, new_seed
 from bot.shared.origin import Origin
 from common.config import QueueSettings
 from common.protocol import Keys
+from worker.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -44,3 +45,11 @@ def job_context(
         enqueued_at=time.time(),
         action=action,
     )
+
+
+def stand_in_worker(client: Redis, queue: QueueSettings | None = None) -> Heartbeat:
+    """A worker's beat without a worker: the bot takes prompts, and nothing draws them."""
+    queue = queue or QueueSettings()
+    heartbeat = Heartbeat(client, Keys(queue), queue.worker_gone_s)
+    heartbeat.start()
+    return heartbeat

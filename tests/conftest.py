@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 
+from testing.jobs import stand_in_worker
 from testing.support import TOKEN, Process, RedisServer
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ class Stack:
         worker: bool = True,
         bot: bool = True,
         worker_env: dict[str, str] | None = None,
+        stand_in: bool = True,
         **bot_env: str,
     ) -> None:
         self.model = model
@@ -160,12 +162,19 @@ class Stack:
         self.botapi = _start_botapi()
         self.spawn = Spawner(workdir)
         self.worker = self.start_worker(**(worker_env or {})) if worker else None
+        # Without a worker, a stand-in beats for one (unless the test wants none): prompts
+        # are queued and wait, as behind a busy GPU.
+        self._beat_client = redis.Redis.from_url(self.redis.url)
+        self.stand_in = stand_in_worker(self._beat_client) if stand_in and not worker else None
         self.bot = self.spawn.bot(self.redis.url, self.botapi, **bot_env) if bot else None
 
     def start_worker(self, **env: str) -> Process:
         return self.spawn.worker(self.redis.url, self.model, **env)
 
     def close(self) -> None:
+        if self.stand_in is not None:
+            self.stand_in.stop()
+        self._beat_client.close()
         self.spawn.close()
         self.botapi.stop()
         self.redis.stop()

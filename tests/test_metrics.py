@@ -3,6 +3,7 @@ through, and readiness follows Redis going away and coming back."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import subprocess
@@ -12,16 +13,20 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 import pytest
+import redis
 import redis.asyncio as aredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import texts
 from bot.metrics import BotHealth, serve
-from common.config import MetricsSettings
+from bot.requests.workers import CACHE_S, Workers
+from common.config import MetricsSettings, QueueSettings
 from testing.faults import wait_until
+from testing.jobs import KEYS
 from testing.support import ROOT, free_port
 from tests.conftest import Stack
 from worker import metrics as worker_metrics
+from worker.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -162,3 +167,36 @@ def test_healthcheck_without_an_endpoint_fails_and_says_why() -> None:
     check = _healthcheck("bot", 0)
     assert check.returncode == 1
     assert "METRICS_PORT=0" in check.stdout
+
+
+async def test_healthz_says_no_live_worker_but_the_bot_stays_healthy(redis_url: str) -> None:
+    client = aredis.Redis.from_url(redis_url)
+    sync_client = redis.Redis.from_url(redis_url)
+    port = free_port()
+    health = BotHealth(client, "q", [], Workers(client, KEYS, QueueSettings()))
+    endpoint = await serve(MetricsSettings(metrics_port=port), health)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> tuple[int, str]:
+        with urllib.request.urlopen(base + path, timeout=10) as response:
+            return response.status, response.read().decode()
+
+    def gauge() -> float:
+        families = text_string_to_metric_families(get("/metrics")[1])
+        return next(
+            s.value for f in families for s in f.samples if s.name == "imagine_bot_workers_alive"
+        )
+
+    try:
+        # 200 all the same: the bot is what answers "no GPU worker" meanwhile.
+        assert await asyncio.to_thread(get, "/healthz") == (200, "ok\nno live worker\n")
+        assert await asyncio.to_thread(gauge) == 0
+        beat = Heartbeat(sync_client, KEYS, QueueSettings().worker_gone_s)
+        beat.beat()
+        await asyncio.sleep(CACHE_S)
+        assert await asyncio.to_thread(get, "/healthz") == (200, "ok\n")
+        assert await asyncio.to_thread(gauge) == 1
+    finally:
+        await endpoint.close()
+        await client.aclose()
+        sync_client.close()

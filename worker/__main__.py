@@ -12,10 +12,11 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
-from common.protocol import IMAGE_SIZE
+from common.protocol import IMAGE_SIZE, Keys
 from worker import metrics
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
+from worker.heartbeat import Heartbeat
 from worker.lifecycle import run_worker
 from worker.safety import load_checker, set_checker
 
@@ -59,11 +60,16 @@ def main() -> int:
     health.set_ready()
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
+    heartbeat = Heartbeat(connection, Keys(settings.queue), settings.queue.worker_gone_s)
+    heartbeat.start()
     log.info("ready: listening on queue %r", settings.queue.queue_name)
-    # Jobs run in this process (a SimpleWorker): RQ's default Worker forks per job, which
-    # would throw the warm pipeline away (and CUDA cannot be used in a forked child). Jobs
-    # waiting together run as one pipeline call, up to MAX_BATCH.
-    return run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
+    try:
+        # Jobs run in this process (a SimpleWorker): RQ's default Worker forks per job, which
+        # would throw the warm pipeline away (and CUDA cannot be used in a forked child). Jobs
+        # waiting together run as one pipeline call, up to MAX_BATCH.
+        return run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
+    finally:
+        heartbeat.stop()
 
 
 if __name__ == "__main__":

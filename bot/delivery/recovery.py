@@ -7,7 +7,9 @@ Every `sweep_interval_s`:
 - jobs whose worker stopped renewing its claim (killed, machine lost; see
   `worker/lifecycle.py`) go through RQ's own cleanup of the started-job registry: it runs the
   job's failure callback (`common.failures.on_failure`) and requeues it while retries are
-  left; otherwise the callback publishes an error result, which the user then gets.
+  left; otherwise the callback publishes an error result, which the user then gets;
+- jobs that waited in the queue longer than `QUEUE_WAIT_S` (no worker took them) are taken
+  off the queue and answered "no GPU worker" (`common/liveness.py`), freeing their slots.
 
 The bot runs the sweep because it is the one process that is always there to answer users,
 including while no worker is alive.
@@ -21,12 +23,15 @@ from typing import TYPE_CHECKING, Final
 
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 
 from bot.delivery.results import GROUP
 from bot.shared.running import honour_cancellation
+from common.liveness import EXPIRE_WAITING
+from common.protocol import NO_WORKER
 
 if TYPE_CHECKING:
     import redis
@@ -58,6 +63,14 @@ class Recovery:
         self._results = keys.results
         self._settings = settings
         self._queue = Queue(queue.queue_name, connection=sync_redis, serializer=JSONSerializer)
+        self._expire = async_redis.register_script(EXPIRE_WAITING)
+        self._waiting_keys = [keys.queue, keys.queued_since, keys.results]
+        self._waiting_args: list[str | int] = [
+            queue.queue_wait_s * 1000,
+            Job.redis_job_namespace_prefix,
+            NO_WORKER,
+            queue.results_maxlen,
+        ]
 
     async def run(self) -> None:
         """Sweep until cancelled; a failed sweep (Redis down) is simply tried next time."""
@@ -65,6 +78,7 @@ class Recovery:
             await asyncio.sleep(self._settings.sweep_interval_s)
             try:
                 await self.claim_stale_results()
+                await self.answer_jobs_nobody_took()
                 await asyncio.to_thread(self.sweep_abandoned_jobs)
             except RedisError as exc:
                 log.debug("sweep skipped: %s", exc)
@@ -94,6 +108,11 @@ class Recovery:
             start = next_start.decode() if isinstance(next_start, bytes) else str(next_start)
             if start == "0-0":
                 return
+
+    async def answer_jobs_nobody_took(self) -> None:
+        expired = await self._expire(keys=self._waiting_keys, args=self._waiting_args)
+        if expired:
+            log.warning("%d job(s) waited over QUEUE_WAIT_S for a worker; answered", len(expired))
 
     def sweep_abandoned_jobs(self) -> None:
         connection = self._queue.connection

@@ -41,6 +41,7 @@ from bot.delivery.media import Outgoing, edit_media, send_media
 from bot.delivery.screening import screen
 from bot.outbound.pacing import PaceWait, manner
 from bot.shared.outcome import Outcome
+from common.protocol import NO_WORKER
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -64,6 +65,8 @@ _NOT_MODIFIED: Final = "message is not modified"
 
 
 def error_text(code: str) -> str:
+    if code == NO_WORKER:
+        return texts.NO_WORKER
     return texts.GENERATION_TIMEOUT if code == "timeout" else texts.GENERATION_FAILED
 
 

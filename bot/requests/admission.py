@@ -26,6 +26,7 @@ REFUSAL_TEXTS = {
     "group_rate": texts.GROUP_BUSY,
     "inflight": texts.WAIT_FOR_RUNNING,
     "queue_full": texts.QUEUE_FULL,
+    "no_worker": texts.NO_WORKER,
     "drawing_off": texts.DRAWING_OFF,
     "admins_only": texts.ADMINS_ONLY_DRAWING,
 }

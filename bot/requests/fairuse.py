@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 
     from bot.community.chat_rules import ChatRules
     from bot.config import LimitSettings
+    from bot.requests.workers import Workers
     from bot.shared.origin import Origin
     from common.config import QueueSettings
     from common.protocol import Keys
 
-Reason = Literal["user_rate", "group_rate", "inflight", "queue_full", "drawing_off", "admins_only"]
+Reason = Literal[
+    "user_rate", "group_rate", "inflight", "queue_full", "no_worker", "drawing_off", "admins_only"
+]
 
 # A user just refused is refused again in this process without asking Redis for this long:
 # spam then costs almost nothing. It is shorter than any refusal interval, so whoever is
@@ -52,8 +55,11 @@ class FairUse:
         settings: LimitSettings,
         queue: QueueSettings,
         chats: ChatRules | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self._redis = redis
+        # None: workers are not asked about (tests of the limits alone).
+        self._workers = workers
         # None: no chat has settings of its own (GROUP_RATE everywhere).
         self._chats = chats
         self._settings = settings
@@ -79,6 +85,9 @@ class FairUse:
     async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
         """Check every limit; on success the job holds an in-flight slot and rates are charged."""
         user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
+        # Nothing would ever draw it: say so now, for admins too, rather than queue in vain.
+        if self._workers is not None and not await self._workers.alive():
+            return Refusal("no_worker", 0)
         if self.is_admin(user_id):
             await self.hold(user_id, job_id)
             return None
