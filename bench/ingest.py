@@ -32,6 +32,7 @@ from bot.app import build_dispatcher, build_services
 from bot.config import load_settings
 from bot.intake.consumer import Intake, dispatcher_feed
 from bot.intake.inbox import Inbox
+from testing.jobs import stand_in_worker
 from testing.support import TOKEN, RedisServer
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ class Bench:
         # As in the bot, the inbox has a client (and connection pool) of its own.
         self.stream = aredis.Redis.from_url(redis_url)
         self.inbox = Inbox(self.stream, self.services.keys, self.bot.id, "bench")
+        # Prompts are admitted as behind a live worker; none draws them.
+        self.worker_beat = stand_in_worker(self.client, self.settings.queue)
 
     async def direct(self, pages: list[list[dict[str, Any]]]) -> None:
         """As `Dispatcher.start_polling` did: each page handled concurrently, nothing kept."""
@@ -162,6 +165,7 @@ async def run(updates: int, redis_url: str) -> list[list[object]]:
         for path in ("direct", "inbox"):
             rows.append([name, *await bench.measure(path, batch)])
             print(table(HEADER, rows[-1:]), flush=True)
+    bench.worker_beat.stop()
     bench.client.close()
     await bench.stream.aclose()
     await bench.services.close()

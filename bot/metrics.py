@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.shared.outcome import Outcome
 from common.metrics import (
     HEALTH_PATH,
     LISTENING,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
     from bot.requests.jobs import JobContext
     from bot.requests.workers import Workers
-    from bot.shared.outcome import Outcome
     from common.config import MetricsSettings
     from common.protocol import Result
 
@@ -154,11 +154,9 @@ class TelegramErrorCounter(BaseRequestMiddleware):
 
 def count_delivery(context: JobContext, result: Result, outcome: Outcome) -> None:
     """Count one attempt of the delivery loop at sending an answer."""
-    # By value: the sending module (through inline answers) imports the services that are
-    # counted here, so this module must not import it back.
-    if outcome.value == "dropped":
+    if outcome is Outcome.DROPPED:
         FAILURES.labels("undeliverable").inc()
-    elif outcome.value == "later":
+    elif outcome is Outcome.LATER:
         FAILURES.labels("send_deferred").inc()
     elif result.status != "ok":
         FAILURES.labels(result.error or "failed").inc()
