@@ -60,7 +60,12 @@ def main() -> int:
     health.set_ready()
     connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
-    heartbeat = Heartbeat(connection, Keys(settings.queue), settings.queue.worker_gone_s)
+    # A client of its own: RQ tunes its connection's socket timeout to its blocking reads, and
+    # a connection the beat opened in that pool first would time those reads out.
+    beat_connection = Redis.from_url(
+        settings.redis.redis_url, socket_connect_timeout=5, socket_timeout=5
+    )
+    heartbeat = Heartbeat(beat_connection, Keys(settings.queue), settings.queue.worker_gone_s)
     heartbeat.start()
     log.info("ready: listening on queue %r", settings.queue.queue_name)
     try:
@@ -70,6 +75,7 @@ def main() -> int:
         return run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
     finally:
         heartbeat.stop()
+        beat_connection.close()
 
 
 if __name__ == "__main__":
