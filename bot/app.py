@@ -24,6 +24,7 @@ from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
 from bot.outbound.pacing import Pacer
+from bot.outbound.replies import Replies
 from bot.outbound.send_budget import SendBudget
 from bot.play.buttons import PlayService
 from bot.play.edit_records import EditRecords
@@ -84,6 +85,7 @@ class Services:
     edit_records: EditRecords
     edits: EditService
     workers: Workers
+    replies: Replies
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
@@ -102,7 +104,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
     keys = Keys(settings.queue)
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
-    bot.session.middleware(Pacer(SendBudget(async_redis, keys, settings.pacing)))
+    budget = SendBudget(async_redis, keys, settings.pacing)
+    bot.session.middleware(Pacer(budget, settings.pacing.pace_answer_wait_s))
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
@@ -135,6 +138,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         edit_records=edit_records,
         edits=EditService(edit_records, imagine, settings.edits),
         workers=workers,
+        replies=Replies(async_redis, keys, settings.limits.refusal_interval_s),
     )
 
 

@@ -123,6 +123,9 @@ class PacingSettings(BaseSettings):
     # Messages one chat may get at once before the per-second pace applies.
     pace_chat_burst: int = Field(default=3, ge=1)
     pace_group_per_min: int = Field(default=20, ge=1)
+    # A reply (to a command, a refusal, a notice) waits at most this long for its turn; a
+    # chat that busy does not get it, and the bot's intake is not held up meanwhile.
+    pace_answer_wait_s: float = Field(default=10.0, gt=0)
 
 
 IdList = Annotated[frozenset[int], NoDecode]

@@ -235,6 +235,10 @@ class Keys:
         """A chat's own settings (safety policy, who may draw, rate, language) as JSON."""
         return self._key("chat", chat_id)
 
+    def replied(self, chat_id: int, kind: str) -> str:
+        """Set while a chat was given an answer of `kind` (/help, a hint) lately."""
+        return self._key("replied", chat_id, kind)
+
     def told(self, chat_id: int) -> str:
         """Set once a chat outside the allow-list has been told so."""
         return self._key("told", chat_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -73,3 +74,20 @@ def test_a_group_of_twenty_five_at_once_gets_fair_answers_without_a_429(crowd: S
     (refusal,) = [c for c in received(botapi, group) if c.method == "sendMessage"]
     assert refusal.result["text"].startswith(texts.GROUP_BUSY.split("{")[0])
     assert refusal.result["reply_to_message"]["message_id"] not in replied_to
+
+
+def test_a_flood_of_commands_in_one_group_leaves_another_chat_served_at_once(
+    crowd: Stack,
+) -> None:
+    botapi = crowd.botapi
+    group = -100_8300
+    for member in range(8300, 8420):  # 120 members ask for /help at once
+        botapi.push_message(group, f"/help@{BOT_USERNAME}", user_id=member, chat_type="supergroup")
+    started = time.monotonic()
+    botapi.push_message(8500, "/imagine a lighthouse in the calm", user_id=8500)
+    botapi.wait_for(lambda c: c.chat_id == 8500 and c.method == "sendPhoto" and c.ok, timeout=60)
+    # Handled behind 120 updates, not behind a minute of the group's send window.
+    assert time.monotonic() - started < 15
+    helps = [c for c in botapi.sent(group, "sendMessage") if c.ok]
+    assert len(helps) == 1
+    assert botapi.throttled == []

@@ -35,8 +35,9 @@ class Sender:
         self.redis = aredis.Redis.from_url(redis_url)
 
     def pace(self, **settings: float) -> SendBudget:
-        budget = SendBudget(self.redis, KEYS, PacingSettings(**settings))
-        self.bot.session.middleware(Pacer(budget))
+        pacing = PacingSettings(**settings)
+        budget = SendBudget(self.redis, KEYS, pacing)
+        self.bot.session.middleware(Pacer(budget, pacing.pace_answer_wait_s))
         return budget
 
     async def burst(self, chat_id: int, count: int) -> list[object]:
@@ -148,4 +149,19 @@ async def test_chat_actions_and_callback_answers_are_not_paced(
     for _ in range(4):
         await sender.bot.send_chat_action(7005, "upload_photo")
     assert len(botapi.sent(chat_id=7005, method="sendChatAction")) == 4
+    assert botapi.throttled == []
+
+
+async def test_a_reply_that_would_wait_past_its_bound_is_dropped_not_held(
+    sender: Sender, botapi: FakeBotAPI
+) -> None:
+    # One a second after a burst of three: the sixth reply would wait about 3 s.
+    sender.pace(pace_answer_wait_s=1.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await sender.burst(7050, 6)
+    dropped = [o for o in outcomes if isinstance(o, SendSkipped)]
+    assert len(dropped) >= 1
+    assert loop.time() - started < 3
+    assert len(botapi.sent(chat_id=7050)) == 6 - len(dropped)
     assert botapi.throttled == []

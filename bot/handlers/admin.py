@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from redis import Redis
 
     from bot.community.control import Community
+    from bot.outbound.replies import Replies
     from bot.requests.jobs import JobQueue
 
 router = Router(name=__name__)
@@ -25,8 +26,10 @@ ADMIN_COMMANDS = ("ban", "unban", "pause", "resume", "stats")
 
 
 @router.message(Command(*ADMIN_COMMANDS), ~IsAdmin())
-async def not_admin(message: Message) -> None:
+async def not_admin(message: Message, replies: Replies) -> None:
     """Refuse admin commands from everyone else."""
+    if not await replies.first(message.chat.id, "admins_only"):
+        return
     await message.reply(_(texts.ADMIN_ONLY))
 
 

@@ -21,6 +21,7 @@ from bot.community.settings_panel import Panel, SettingsButton
 if TYPE_CHECKING:
     from bot.community.chat_rules import ChatRules
     from bot.community.chat_settings import ChatSettings
+    from bot.outbound.replies import Replies
     from bot.shared.origin import Origin
 
 router = Router(name=__name__)
@@ -32,10 +33,13 @@ def _panel(chat_rules: ChatRules, origin: Origin, settings: ChatSettings) -> Pan
 
 
 @router.message(Command("settings"))
-async def settings_command(message: Message, origin: Origin, chat_rules: ChatRules) -> None:
+async def settings_command(
+    message: Message, origin: Origin, chat_rules: ChatRules, replies: Replies
+) -> None:
     """Show the panel to whoever may change the chat's settings."""
     if not await chat_rules.admins.is_admin(origin):
-        await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
+        if await replies.first(origin.chat_id, "admins_only"):
+            await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
         return
     settings = await chat_rules.store.get(origin.chat_id)
     panel = _panel(chat_rules, origin, settings)
@@ -44,12 +48,18 @@ async def settings_command(message: Message, origin: Origin, chat_rules: ChatRul
 
 @router.message(Command("safety"))
 async def safety_command(
-    message: Message, command: CommandObject, origin: Origin, chat_rules: ChatRules
+    message: Message,
+    command: CommandObject,
+    origin: Origin,
+    chat_rules: ChatRules,
+    replies: Replies,
 ) -> None:
     """`/safety off|blur|block`; without an argument, the chat's policy and how to change it."""
     store = chat_rules.store
     choice = (command.args or "").strip().lower()
     if choice not in POLICIES:
+        if not await replies.first(origin.chat_id, "safety"):
+            return
         settings = await store.get(origin.chat_id)
         panel = _panel(chat_rules, origin, settings)
         policy = panel.policy_name(store.policy_of(settings, origin.group))
@@ -58,7 +68,8 @@ async def safety_command(
         return
     done = await chat_rules.configure(origin, "safety", choice)
     if isinstance(done, str):
-        await message.reply(_(done))
+        if await replies.first(origin.chat_id, "admins_only"):
+            await message.reply(_(done))
         return
     _before, after = done
     policy = _panel(chat_rules, origin, after).policy_name(store.policy_of(after, origin.group))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
     from bot.community.control import Community
+    from bot.outbound.replies import Replies
 
 router = Router(name=__name__)
 
@@ -35,13 +36,15 @@ def _keyboard() -> InlineKeyboardMarkup:
 
 @router.message(Command("language"))
 async def language(
-    message: Message, command: CommandObject, community: Community, i18n: I18n
+    message: Message, command: CommandObject, community: Community, i18n: I18n, replies: Replies
 ) -> None:
     """Show the choice, or switch at once with `/language ru`."""
     code = (command.args or "").strip().lower()
     if code in LANGUAGES and message.from_user:
         await community.set_locale(message.from_user.id, code)
         await message.reply(i18n.gettext(texts.LANGUAGE_SET, locale=code))
+        return
+    if not await replies.first(message.chat.id, "language"):
         return
     text = _(texts.LANGUAGE_UNKNOWN) if code else _(texts.LANGUAGE_PROMPT)
     await message.reply(text, reply_markup=_keyboard())

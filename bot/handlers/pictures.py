@@ -27,6 +27,7 @@ from bot.requests.sources import picture_of
 from bot.shared.origin import GROUPS
 
 if TYPE_CHECKING:
+    from bot.outbound.replies import Replies
     from bot.requests.imagine import ImagineService
     from bot.shared.origin import Origin
 
@@ -60,8 +61,10 @@ async def private_caption(message: Message, origin: Origin, imagine: ImagineServ
 
 
 @router.message(PRIVATE, F.photo | F.document.mime_type.startswith("image/"), ~F.caption)
-async def no_caption(message: Message) -> None:
+async def no_caption(message: Message, replies: Replies) -> None:
     """A picture alone: say how to use it."""
+    if not await replies.first(message.chat.id, "caption"):
+        return
     await message.reply(_(texts.PHOTO_NEEDS_CAPTION))
 
 

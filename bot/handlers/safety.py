@@ -5,6 +5,7 @@
   button stops spinning;
 - Redis being unreachable, wherever a handler met it, is answered "temporarily unavailable":
   a reply to a message, an alert on a button, a one-line inline result;
+- a reply dropped because its chat is at Telegram's limit (`SendSkipped`) is only logged;
 - any other exception from a handler is logged (through the token-redacting log handlers) and
   the user gets an apology instead of silence. Nothing escapes to aiogram.
 
@@ -15,6 +16,7 @@ the bot subscribes only to the update types it handles.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -27,15 +29,21 @@ from redis.exceptions import RedisError
 
 from bot import texts
 from bot.i18n import locale_for
+from bot.outbound.pacing import SendSkipped
 from bot.play.inline import article
+
+if TYPE_CHECKING:
+    from bot.outbound.replies import Replies
 
 router = Router(name=__name__)
 log = logging.getLogger(__name__)
 
 
 @router.message(F.chat.type == ChatType.PRIVATE)
-async def not_text(message: Message) -> None:
+async def not_text(message: Message, replies: Replies) -> None:
     """Point to text prompts."""
+    if not await replies.first(message.chat.id, "text_only"):
+        return
     await message.answer(_(texts.TEXT_ONLY))
 
 
@@ -76,6 +84,14 @@ async def _apologise(update: Update, i18n: I18n, text_id: str) -> None:
             log.warning(
                 "update %d: apology not sent (%s), attempt %d", update.update_id, exc, attempt
             )
+
+
+@router.errors(ExceptionTypeFilter(SendSkipped))
+async def not_sent(event: ErrorEvent) -> bool:
+    """A reply that would have waited past PACE_ANSWER_WAIT_S for its turn was dropped: the
+    chat is at Telegram's limit, and one more message (an apology) would not help."""
+    log.info("update %d: a reply was dropped: %s", event.update.update_id, event.exception)
+    return True
 
 
 @router.errors(ExceptionTypeFilter(RedisError))

@@ -13,14 +13,17 @@ from bot import texts
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.outbound.replies import Replies
 
 router = Router(name=__name__)
 
 
 @router.message(CommandStart())
 @router.message(Command("help"))
-async def help_message(message: Message, bot: Bot, settings: Settings) -> None:
+async def help_message(message: Message, bot: Bot, settings: Settings, replies: Replies) -> None:
     """Explain the bot."""
+    if not await replies.first(message.chat.id, "help"):
+        return
     me = await bot.me()
     text = _(texts.HELP).format(
         bot=me.username,
@@ -31,6 +34,8 @@ async def help_message(message: Message, bot: Bot, settings: Settings) -> None:
 
 
 @router.message(Command("license", "licence"))
-async def license_message(message: Message) -> None:
+async def license_message(message: Message, replies: Replies) -> None:
     """State the licence of the images."""
+    if not await replies.first(message.chat.id, "license"):
+        return
     await message.answer(_(texts.LICENSE), disable_web_page_preview=True)

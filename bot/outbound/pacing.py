@@ -6,8 +6,10 @@ The turn comes from one budget shared by every bot process (`send_budget.py`): a
 one message per picture.
 
 How a send waits depends on what it is (`manner`):
-- "answer" (default: replies, notices, refusals): waits its turn; a 429 that still comes is
-  waited out and tried again, up to `MAX_RETRY_AFTER` times.
+- "answer" (default: replies, notices, refusals): waits its turn, but not past
+  `PACE_ANSWER_WAIT_S`: beyond that it is dropped (`SendSkipped`), so a chat at its limit
+  never keeps a handler (and its intake slot) waiting long; a 429 that still comes is waited
+  out and tried again, up to `MAX_RETRY_AFTER` times.
 - "result" (photos and error answers, `bot/delivery/sending.py`): waits its turn up to
   `RESULT_WAIT_S`, beyond that `PaceWait` hands the wait to the sender, which keeps its stream
   entry alive meanwhile; a 429 goes back to the sender's own policy.
@@ -88,8 +90,9 @@ def message_cost(method: TelegramMethod[Any]) -> int:
 class Pacer(BaseRequestMiddleware):
     """Session middleware: `bot.session.middleware(Pacer(...))` paces every call of the bot."""
 
-    def __init__(self, budget: SendBudget) -> None:
+    def __init__(self, budget: SendBudget, answer_wait_s: float) -> None:
         self._budget = budget
+        self._answer_wait_s = answer_wait_s
 
     async def __call__(
         self,
@@ -121,6 +124,8 @@ class Pacer(BaseRequestMiddleware):
         while (wait_s := await self._budget.reserve(chat, cost, reserve)) > 0:
             if kind == "status":
                 raise SendSkipped
+            if kind == "answer" and waited + wait_s > self._answer_wait_s:
+                raise SendSkipped(f"chat {chat} at its limit for {wait_s:.1f} s more")
             if kind == "result" and waited + wait_s > RESULT_WAIT_S:
                 raise PaceWait(wait_s)
             waited += wait_s
