@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from bot import redaction
 from bot.config import load_settings
+from bot.lease import LeaseHeld
 from bot.runtime import run
 
 
@@ -33,6 +34,9 @@ def main() -> int:
     )
     try:
         asyncio.run(run(settings))
+    except LeaseHeld as exc:
+        logging.getLogger("bot").error("%s", exc)
+        return 2
     except Exception:
         # Most likely the Bot API is unreachable or refuses the token at start.
         logging.getLogger("bot").exception("the bot stopped")

@@ -90,6 +90,9 @@ class DeliverySettings(BaseSettings):
     # picks up the entries it had read but not yet acknowledged. The host name by default:
     # one per container, so compose replicas differ; set it when several bots share a host.
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
+    # The name is leased for this long and renewed; a second process with the same name
+    # waits this long for a killed one's lease to run out, then refuses to start.
+    consumer_lease_s: float = Field(default=15.0, ge=1)
     # How long one XREADGROUP call blocks; results arrive the moment they are written.
     # Kept below the Redis client's 5 s socket timeout.
     read_block_ms: int = Field(default=2_000, ge=10, le=4_000)

@@ -21,6 +21,7 @@ from bot.intake import webhook
 from bot.intake.consumer import Intake, dispatcher_feed
 from bot.intake.inbox import Inbox
 from bot.intake.polling import Poller
+from bot.lease import ConsumerLease, LeaseHeld
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -101,6 +102,12 @@ async def run(settings: Settings) -> None:
         delivery,
     )
     inbox = Inbox(stream_redis, services.keys, bot.id, settings.delivery.consumer_name)
+    lease = ConsumerLease(
+        services.redis,
+        services.keys,
+        settings.delivery.consumer_name,
+        settings.delivery.consumer_lease_s,
+    )
     intake = Intake(inbox, dispatcher_feed(dispatcher, bot), settings.delivery)
     intake_tasks: list[asyncio.Task[None]] = []
     tasks: list[asyncio.Task[None]] = []
@@ -111,6 +118,8 @@ async def run(settings: Settings) -> None:
     hook: web.AppRunner | None = None
     try:
         me = await bot.me()  # a wrong token or an unreachable Bot API stops the start here
+        await lease.acquire()  # before reading anything under the consumer name
+        tasks.append(asyncio.create_task(lease.keep(stop)))
         intake_tasks += _spawn({"intake": intake.run, "intake sweep": intake.sweep})
         tasks += _spawn(
             {"delivery": delivery.run, "recovery": recovery.run, "status": services.status.run}
@@ -120,6 +129,8 @@ async def run(settings: Settings) -> None:
         log.info("running as @%s (id %d)", me.username, me.id)
         loops += [*intake_tasks, *tasks]
         await stop.wait()
+        if lease.lost:
+            raise LeaseHeld(lease.name)
     finally:
         await endpoint.close()
         if hook is not None:
@@ -137,6 +148,7 @@ async def run(settings: Settings) -> None:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(delivery.drain(), SHUTDOWN_GRACE_S)
+        await lease.release()
         await bot.session.close()
         await stream_redis.aclose()
         await services.close()

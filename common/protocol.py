@@ -235,6 +235,10 @@ class Keys:
         """A chat's own settings (safety policy, who may draw, rate, language) as JSON."""
         return self._key("chat", chat_id)
 
+    def consumer_lease(self, name: str) -> str:
+        """Held by the one live bot process reading under consumer `name`."""
+        return self._key("consumer", name)
+
     def replied(self, chat_id: int, kind: str) -> str:
         """Set while a chat was given an answer of `kind` (/help, a hint) lately."""
         return self._key("replied", chat_id, kind)
