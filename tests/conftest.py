@@ -123,7 +123,8 @@ class Spawner:
             bot_token=TOKEN,
             telegram_api_url=botapi.base_url,
             polling_timeout_s="1",
-            **env,
+            # A bot restarted after a kill waits out the dead one's lease: keep it short.
+            **{"consumer_lease_s": "3", **env},
         )
         botapi.wait_for(
             lambda call: call.method == "getUpdates" and botapi.calls.index(call) >= calls_before,
