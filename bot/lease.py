@@ -10,6 +10,7 @@ lost while running (another process took the name during a long Redis outage) st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Final
@@ -61,15 +62,27 @@ class ConsumerLease:
     async def _take(self) -> bool:
         return bool(await self._renew(keys=[self._key], args=[self._token, self._lease_ms]))
 
-    async def acquire(self) -> None:
-        """Hold the name, waiting out a lease left by a process that is gone; else raise."""
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Hold the name, waiting out a lease left by a process that is gone, and Redis
+        outages; raises `LeaseHeld` if a live process keeps it. False: stopped meanwhile."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._lease_ms / 1000 + 1
-        while not await self._take():
-            if loop.time() > deadline:
-                raise LeaseHeld(self.name)
-            log.info("CONSUMER_NAME %r is held; waiting for its lease to run out", self.name)
-            await asyncio.sleep(self._lease_ms / 5000)
+        while True:
+            try:
+                if await self._take():
+                    return True
+            except RedisError as exc:
+                # Nothing can be read meanwhile either; the wait for a holder starts over.
+                log.warning("consumer lease not taken yet, Redis failed: %s", exc)
+                deadline = loop.time() + self._lease_ms / 1000 + 1
+            else:
+                if loop.time() > deadline:
+                    raise LeaseHeld(self.name)
+                log.info("CONSUMER_NAME %r is held; waiting for its lease to run out", self.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._lease_ms / 5000)
+            if stop.is_set():
+                return False
 
     async def keep(self, stop: asyncio.Event) -> None:
         """Renew until cancelled; if another process holds the name now, stop the bot."""

@@ -118,16 +118,20 @@ async def run(settings: Settings) -> None:
     hook: web.AppRunner | None = None
     try:
         me = await bot.me()  # a wrong token or an unreachable Bot API stops the start here
-        await lease.acquire()  # before reading anything under the consumer name
-        tasks.append(asyncio.create_task(lease.keep(stop)))
-        intake_tasks += _spawn({"intake": intake.run, "intake sweep": intake.sweep})
-        tasks += _spawn(
-            {"delivery": delivery.run, "recovery": recovery.run, "status": services.status.run}
-        )
+        # Updates are recorded (or answered "unavailable") from the start; they are read
+        # from the inbox, as results are, only under a consumer name this process holds.
         receiving, hook = await _receive(settings, dispatcher, bot, inbox)
         intake_tasks += receiving
         log.info("running as @%s (id %d)", me.username, me.id)
-        loops += [*intake_tasks, *tasks]
+        loops += intake_tasks
+        if await lease.acquire(stop):
+            tasks.append(asyncio.create_task(lease.keep(stop)))
+            reading = _spawn({"intake": intake.run, "intake sweep": intake.sweep})
+            intake_tasks += reading
+            tasks += _spawn(
+                {"delivery": delivery.run, "recovery": recovery.run, "status": services.status.run}
+            )
+            loops += [*reading, *tasks]
         await stop.wait()
         if lease.lost:
             raise LeaseHeld(lease.name)

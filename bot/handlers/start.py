@@ -13,7 +13,7 @@ from bot import texts
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.outbound.replies import Replies
+    from bot.outbound.replies import Kind, Replies
 
 router = Router(name=__name__)
 
@@ -22,7 +22,8 @@ router = Router(name=__name__)
 @router.message(Command("help"))
 async def help_message(message: Message, bot: Bot, settings: Settings, replies: Replies) -> None:
     """Explain the bot."""
-    if not await replies.first(message.chat.id, "help"):
+    kind: Kind = "start" if (message.text or "").startswith("/start") else "help"
+    if not await replies.first(message.chat.id, kind):
         return
     me = await bot.me()
     text = _(texts.HELP).format(

@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from common.protocol import Keys
 
 Kind = Literal[
-    "help", "license", "language", "safety", "unknown", "text_only", "caption", "admins_only"
+    "start",
+    "help",
+    "license",
+    "language",
+    "safety",
+    "unknown",
+    "text_only",
+    "caption",
+    "admins_only",
 ]
 
 
