@@ -67,7 +67,9 @@ def on_failure(
     it here keeps a stuck (timed out) or invalid request from running again.
     """
     code = error_code(exc)
-    if code in {"timeout", "invalid"}:
+    # Out of GPU memory even alone: it would not fit the next time either (by name: the
+    # bot runs this callback too, and never imports torch).
+    if code in {"timeout", "invalid"} or type(exc).__name__ == "OutOfMemoryError":
         job.retries_left = 0
     if job.retries_left:
         log.warning("job=%s %s: %d retry left", job.id, code, job.retries_left)

@@ -17,7 +17,7 @@ from worker import metrics
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
 from worker.heartbeat import Heartbeat
-from worker.lifecycle import run_worker
+from worker.lifecycle import DEVICE_FAILED, run_worker
 from worker.safety import load_checker, set_checker
 
 log = logging.getLogger("worker")
@@ -72,7 +72,11 @@ def main() -> int:
         # Jobs run in this process (a SimpleWorker): RQ's default Worker forks per job, which
         # would throw the warm pipeline away (and CUDA cannot be used in a forked child). Jobs
         # waiting together run as one pipeline call, up to MAX_BATCH.
-        return run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
+        code = run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
+        if code == DEVICE_FAILED:
+            health.set_failed("the GPU failed; restarting")
+            log.error("exiting with status %d so that the supervisor restarts the worker", code)
+        return code
     finally:
         heartbeat.stop()
         beat_connection.close()

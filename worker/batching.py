@@ -13,6 +13,7 @@ batch finish and be delivered before the worker stops.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from rq.worker.base import WorkerStatus
 from common.protocol import JOB_FUNCTION, GenerationRequest
 from worker.claims import ClaimRenewal
 from worker.engine import get_engine
+from worker.faults import free_memory, is_device_failure, is_out_of_memory
 from worker.jobs import Outcome, discard_outcome, store_outcome
 from worker.metrics import observe_generation
 from worker.safety import checked
@@ -63,6 +65,8 @@ class BatchWorker(SimpleWorker):
         self.max_batch = max_batch
         self.abandon_after_s = abandon_after_s
         self.stop_requested = False
+        # A CUDA error that broke the device: the worker stops and exits non-zero.
+        self.device_failure: BaseException | None = None
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.abandon_after_s
@@ -123,27 +127,46 @@ class BatchWorker(SimpleWorker):
                 shape = (request.width, request.height)
                 groups.setdefault(shape, []).append((job, request))
         for group in groups.values():
-            if len(group) == 1:
-                continue  # made inside its own job, exactly as without batching
-            # The whole call must end within the shortest timeout of its jobs.
-            timeout = min(job.timeout or self.queue_class.DEFAULT_TIMEOUT for job, _ in group)
-            started = time.perf_counter()
-            try:
-                with self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id):
-                    engine = get_engine()
-                    pixels = engine.pixels([request for _, request in group])
-                    made = checked(pixels, engine.jpeg.encode)
-            except Exception as exc:
-                for job, _ in group:
-                    store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
-                continue
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            observe_generation(elapsed_ms / 1000, len(group))
-            for index, (job, _) in enumerate(group):
-                outcome = Outcome(
-                    made=made.one(index), generation_ms=elapsed_ms, batch_size=len(group)
-                )
-                store_outcome(job.id, outcome)
+            if len(group) > 1:  # a single one is made inside its own job, as without batching
+                self._draw(group)
+
+    def _draw(self, group: list[tuple[Job, GenerationRequest]]) -> None:
+        """One engine call for the group; out of memory, each half on its own."""
+        # The whole call must end within the shortest timeout of its jobs.
+        timeout = min(job.timeout or self.queue_class.DEFAULT_TIMEOUT for job, _ in group)
+        started = time.perf_counter()
+        try:
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id):
+                engine = get_engine()
+                pixels = engine.pixels([request for _, request in group])
+                made = checked(pixels, engine.jpeg.encode)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                free_memory()
+                if len(group) > 1:
+                    log.warning("out of GPU memory at batch %d; drawing it in halves", len(group))
+                    half = len(group) // 2
+                    self._draw(group[:half])
+                    self._draw(group[half:])
+                    return
+            self._note(exc)
+            for job, _ in group:
+                store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
+            return
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        observe_generation(elapsed_ms / 1000, len(group))
+        for index, (job, _) in enumerate(group):
+            outcome = Outcome(
+                made=made.one(index), generation_ms=elapsed_ms, batch_size=len(group)
+            )
+            store_outcome(job.id, outcome)
+
+    def _note(self, exc: BaseException) -> None:
+        """A broken device ends the worker once the jobs in hand are failed (and retried)."""
+        if is_device_failure(exc) and self.device_failure is None:
+            log.error("the GPU failed (%s); the worker stops and exits", exc)
+            self.device_failure = exc
+            self.request_stop(signal.SIGTERM, None)
 
     def _perform_prepared(self, job: Job, queue: Queue, execution: Execution) -> None:
         """BaseWorker.perform_job without its preparation, which execute_job did for all."""
@@ -153,4 +176,7 @@ class BatchWorker(SimpleWorker):
                 return_value = job.perform()
             self._finalize_success(job, queue, execution, return_value)
         except:  # noqa: E722 - like RQ, every failure goes to the job's failure handling
-            self._finalize_failure(job, queue, execution, sys.exc_info())
+            exc_info = sys.exc_info()
+            self._finalize_failure(job, queue, execution, exc_info)
+            if exc_info[1] is not None:
+                self._note(exc_info[1])

@@ -7,11 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from rq import get_current_job
 
 from common.failures import publish
 from common.protocol import GenerationRequest, Result
 from worker.engine import get_engine
+from worker.faults import free_memory
 from worker.metrics import observe_generation
 from worker.safety import Checked, checked
 
@@ -54,7 +56,11 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
     if outcome is None:
         started = time.perf_counter()
         engine = get_engine()
-        made = checked(engine.pixels([valid]), engine.jpeg.encode)
+        try:
+            made = checked(engine.pixels([valid]), engine.jpeg.encode)
+        except torch.OutOfMemoryError:
+            free_memory()  # for the next job; this one fails with the error answer
+            raise
         outcome = Outcome(made=made, generation_ms=(time.perf_counter() - started) * 1000)
         observe_generation(outcome.generation_ms / 1000, 1)
     if outcome.error is not None:

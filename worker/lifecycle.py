@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("worker")
 
 MAX_BACKOFF_S = 30.0
+# Exit status after a CUDA error that broke the device (`worker.faults`): restart me.
+DEVICE_FAILED = 3
 
 
 def run_worker(
@@ -44,6 +46,8 @@ def run_worker(
         except RedisError as exc:
             log.warning("lost Redis: %s", exc)
         else:
+            if worker.device_failure is not None:
+                return DEVICE_FAILED
             if worker.stop_requested:
                 log.info("stopped")
                 return 0

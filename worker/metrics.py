@@ -57,13 +57,23 @@ class WorkerHealth:
         # A client of its own with short timeouts: a check must answer while a job runs.
         self._redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         self._ready = threading.Event()
+        self._failed = ""
 
     def set_ready(self) -> None:
         self._ready.set()
         READY.set(1)
 
+    def set_failed(self, reason: str) -> None:
+        """Not ready any more, for good: the process is about to exit."""
+        self._failed = reason
+        self._ready.clear()
+        READY.set(0)
+
     def problems(self) -> Problems:
-        found = [] if self._ready.is_set() else ["model not loaded and warmed up yet"]
+        if self._failed:
+            found = [self._failed]
+        else:
+            found = [] if self._ready.is_set() else ["model not loaded and warmed up yet"]
         try:
             self._redis.ping()
         except (RedisError, OSError) as exc:
