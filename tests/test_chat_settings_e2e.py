@@ -128,6 +128,19 @@ def test_admins_only_mode_refuses_members_politely(plain: Stack) -> None:
     _say(botapi, ADMINS_ONLY, "/imagine a fox", ADMIN, "sendPhoto")
 
 
+def test_telegram_unable_to_name_the_admins_is_unavailable_not_a_failure(plain: Stack) -> None:
+    botapi = plain.botapi
+    chat = -100_8600
+    botapi.set_role(chat, ADMIN, "creator")
+    _press(botapi, _panel(botapi, chat), "🛡 Admins only")
+    botapi.fail_next("getChatMember", status=429, retry_after=1)
+    answer = _say(botapi, chat, "/imagine a fox", 8601)
+    assert answer.result["text"] == texts.UNAVAILABLE
+    botapi.fail_next("getChatMember", status=502)
+    answer = _say(botapi, chat, "/imagine a fox", 8602)
+    assert answer.result["text"] == texts.UNAVAILABLE
+
+
 def test_a_group_rate_chosen_by_its_admins_holds(plain: Stack) -> None:
     botapi = plain.botapi
     _press(botapi, _panel(botapi, RATE), "3 per 60 s")

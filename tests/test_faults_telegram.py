@@ -13,7 +13,7 @@ import pytest
 
 from bot import texts
 from testing.faults import attempts, is_notice, messages, photos, received, wait_settled
-from tests.conftest import Stack
+from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -119,3 +119,24 @@ def test_400_on_the_photo_tells_the_user_instead(world: World) -> None:
     world.ask(3006, "a fox Telegram will not take")
     assert photos(world.botapi, 3006) == []
     assert messages(world.botapi, 3006) == [texts.GENERATION_FAILED]
+
+
+def test_a_photo_for_a_deleted_message_in_a_forum_topic_lands_in_that_topic(world: World) -> None:
+    group, topic = -100_3010, 77
+    world.botapi.fail_next(
+        "sendPhoto", status=400, description="Bad Request: message to be replied not found"
+    )
+    world.botapi.push_message(
+        group,
+        f"/imagine@{BOT_USERNAME} a fox in its own topic",
+        user_id=3010,
+        chat_type="supergroup",
+        message_thread_id=topic,
+    )
+    world.botapi.wait_for(lambda c: c.chat_id == group and c.method == "sendPhoto" and c.ok)
+    first, second = attempts(world.botapi, group)
+    assert "reply_parameters" in first.params
+    assert "reply_parameters" not in second.params
+    # Not a reply any more, so only the topic id keeps it out of General.
+    assert int(second.params["message_thread_id"]) == topic
+    assert second.result["message_thread_id"] == topic

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
 from aiogram.enums import ChatMemberStatus
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 
 from bot import texts
 
@@ -25,6 +31,11 @@ if TYPE_CHECKING:
 
 ADMIN_CACHE_S: Final = 60.0
 _RUNS_CHAT: Final = frozenset({ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR})
+
+
+class AdminsUnknown(Exception):
+    """Telegram could not say who runs the chat just now (429, 5xx, network), and nothing
+    is known from before: the request is answered "temporarily unavailable"."""
 
 
 class ChatAdmins:
@@ -49,6 +60,16 @@ class ChatAdmins:
             runs = member.status in _RUNS_CHAT
         except (TelegramBadRequest, TelegramForbiddenError):
             runs = False  # not a member, or the bot was removed: either way not an admin here
+        except (
+            TelegramRetryAfter,
+            TelegramServerError,
+            TelegramNetworkError,
+            TimeoutError,
+        ) as exc:
+            # Passing: what Telegram said last time, however old, beats no answer.
+            if hit is not None:
+                return hit[1]
+            raise AdminsUnknown(str(exc)) from exc
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[key] = (time.monotonic() + ADMIN_CACHE_S, runs)

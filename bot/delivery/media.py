@@ -41,6 +41,12 @@ class Outgoing:
     reply: ReplyParameters | None
     screened: Screened
 
+    @property
+    def thread_id(self) -> int | None:
+        """The forum topic asked in: a send that is no reply (its message is gone) still
+        lands there, not in General. None in another chat (the supergroup a group became)."""
+        return self.context.origin.thread_id if self.chat_id == self.context.chat_id else None
+
 
 async def send_media(bot: Bot, out: Outgoing, wording: Wording) -> Message | None:
     """Send the job's images; Telegram errors propagate to the sender's retry policy.
@@ -67,6 +73,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
             BufferedInputFile(first.data, filename=f"{first.seed}.png"),
             caption=caption,
             reply_parameters=out.reply,
+            message_thread_id=out.thread_id,
             # Sent as a file so Telegram keeps the PNG byte for byte.
             disable_content_type_detection=True,
         )
@@ -79,7 +86,12 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
             )
             for picture in pictures
         ]
-        await bot.send_media_group(out.chat_id, media=media, reply_parameters=out.reply)  # type: ignore[arg-type]
+        await bot.send_media_group(
+            out.chat_id,
+            media=media,  # type: ignore[arg-type]
+            reply_parameters=out.reply,
+            message_thread_id=out.thread_id,
+        )
         return None
     # Only a photo job's own picture has the record its buttons need.
     keyboard = image_keyboard(context.job_id, wording.translator(context.locale))
@@ -88,6 +100,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
         BufferedInputFile(first.data, filename=f"{first.seed}.jpg"),
         caption=caption,
         reply_parameters=out.reply,
+        message_thread_id=out.thread_id,
         reply_markup=keyboard if context.action == "photo" else None,
         has_spoiler=first.spoiler or None,
     )
@@ -96,7 +109,9 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
 async def _held(bot: Bot, out: Outgoing, wording: Wording) -> None:
     if out.screened.tell:
         text = wording.text(texts.SAFETY_HELD, out.context.locale)
-        await bot.send_message(out.chat_id, text, reply_parameters=out.reply)
+        await bot.send_message(
+            out.chat_id, text, reply_parameters=out.reply, message_thread_id=out.thread_id
+        )
 
 
 async def edit_media(bot: Bot, out: Outgoing, in_place: InPlace, wording: Wording) -> None:

@@ -181,7 +181,9 @@ class ResultSender:
         else:
             code = result.error if result.status == "error" else "failed"
             text = self._wording.text(error_text(code), context.locale)
-            await self._bot.send_message(out.chat_id, text, reply_parameters=out.reply)
+            await self._bot.send_message(
+                out.chat_id, text, reply_parameters=out.reply, message_thread_id=out.thread_id
+            )
         return 0
 
 

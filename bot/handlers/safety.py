@@ -28,6 +28,7 @@ from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.community.chat_rules import AdminsUnknown
 from bot.i18n import locale_for
 from bot.outbound.pacing import SendSkipped
 from bot.play.inline import article
@@ -94,11 +95,13 @@ async def not_sent(event: ErrorEvent) -> bool:
     return True
 
 
-@router.errors(ExceptionTypeFilter(RedisError))
+@router.errors(ExceptionTypeFilter(RedisError, AdminsUnknown))
 async def redis_unavailable(event: ErrorEvent, i18n: I18n) -> bool:
-    """Redis is down: "temporarily unavailable", wherever a handler met it."""
+    """Redis is down, or Telegram cannot say who a group's admins are just now: "temporarily
+    unavailable", wherever a handler met it."""
     update = event.update
-    log.error("update %d: Redis unavailable", update.update_id, exc_info=event.exception)
+    what = "Redis" if isinstance(event.exception, RedisError) else "Telegram"
+    log.error("update %d: %s unavailable", update.update_id, what, exc_info=event.exception)
     await _apologise(update, i18n, texts.UNAVAILABLE)
     return True
 
