@@ -1,4 +1,4 @@
-"""Commands and hints: one answer of a kind per chat per interval, whoever repeats them."""
+"""Commands and hints: one answer of a kind per chat per interval; a migrated group."""
 
 from __future__ import annotations
 
@@ -39,3 +39,16 @@ async def test_hints_and_refusals_to_strangers_are_throttled_too(app: BotUnderTe
         await _say(app, 9501, "/nosuchcommand")
         await _say(app, 9501, "/ban 1")  # not an admin
     assert app.answers(9501) == [texts.UNKNOWN_COMMAND, texts.ADMIN_ONLY]
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_settings(app: BotUnderTest) -> None:
+    old, new = -9600, -100_9600
+    store = app.services.chat_settings
+    await store.change(old, "safety", "block")
+    await store.change(old, "who", "admins")
+    # Telegram's service message in the old group names the new chat.
+    migrated = app.botapi.push_message(old, chat_type="group", extra={"migrate_to_chat_id": new})
+    await app.message(migrated)
+    settings = await store.get(new)
+    assert settings.safety == "block" and settings.admins_only
+    assert app.botapi.sent(chat_id=old) == []  # nothing said about it

@@ -105,6 +105,14 @@ class ChatSettingsStore:
         self._remember(chat_id, changed)
         return changed
 
+    async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup (a new chat id): its settings go with it, unless the
+        new chat has settings of its own already."""
+        raw = await self._redis.get(self._keys.chat_settings(old_chat_id))
+        if raw is not None:
+            await self._redis.set(self._keys.chat_settings(new_chat_id), raw, nx=True)
+            self._cache.pop(new_chat_id, None)
+
     def _update(self, field: str, value: str) -> dict[str, Any] | None:
         if field == "safety" and value in self.policies():
             return {"safety": value}

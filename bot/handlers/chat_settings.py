@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -30,6 +30,13 @@ router = Router(name=__name__)
 def _panel(chat_rules: ChatRules, origin: Origin, settings: ChatSettings) -> Panel:
     # Drawn in the group's language once it has one, so a change of language shows at once.
     return Panel(chat_rules.store, origin.group, settings.language or origin.locale)
+
+
+@router.message(F.migrate_to_chat_id)
+async def migrated(message: Message, chat_rules: ChatRules) -> None:
+    """The group became a supergroup: what its admins chose moves to the new chat."""
+    if message.migrate_to_chat_id is not None:
+        await chat_rules.store.migrate(message.chat.id, message.migrate_to_chat_id)
 
 
 @router.message(Command("settings"))
