@@ -123,3 +123,24 @@ async def test_entries_offered_twice_each_never_run_twice_at_once_and_free_every
     assert running.running == 8
     gate.set()
     await running.wait()
+
+
+async def test_held_entries_are_kept_alive_waiting_ones_included() -> None:
+    running = Running(1)
+    gate, twice = asyncio.Event(), asyncio.Event()
+    kept: list[list[bytes]] = []
+
+    async def keep(held: list[bytes]) -> None:
+        kept.append(sorted(held))
+        if len(kept) >= 2:
+            twice.set()
+
+    await running.start(b"busy", _until(gate))
+    waiter = asyncio.create_task(running.start(b"waiting", asyncio.sleep(0)))
+    async with running.kept_alive(keep, 0.01):
+        await asyncio.wait_for(twice.wait(), 5)
+    # Both the running entry and the one waiting for its slot were kept, every time.
+    assert kept[:2] == [[b"busy", b"waiting"]] * 2
+    gate.set()
+    await waiter
+    await running.wait()

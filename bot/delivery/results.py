@@ -76,11 +76,11 @@ class ResultDelivery:
 
     async def run(self) -> None:
         """Deliver results until cancelled, waiting out Redis outages."""
-        keeper = asyncio.create_task(self._keep_held())
-        try:
+        # Entries held here (sending, or waiting for a slot) stay ours well within
+        # `claim_idle_s`: no other bot process's sweep takes one meanwhile.
+        every_s = min(KEEP_ALIVE_S, self._delivery.claim_idle_s / 3)
+        async with self._in_flight.kept_alive(self._keep_all, every_s):
             await self._deliver_all()
-        finally:
-            keeper.cancel()
 
     async def _deliver_all(self) -> None:
         backoff = 1.0
@@ -210,14 +210,8 @@ class ResultDelivery:
                 pipe.delete(self._keys.job_context(job_id), self._keys.answer(job_id))
             await pipe.execute()
 
-    async def _keep_held(self) -> None:
-        """Every entry held here, sending or waiting for a slot, has its idle time reset
-        well within `claim_idle_s`, so no other bot process's sweep takes it meanwhile."""
-        interval = min(KEEP_ALIVE_S, self._delivery.claim_idle_s / 3)
-        while True:
-            await asyncio.sleep(interval)
-            if held := self._in_flight.held():
-                await self._keep(*held)
+    async def _keep_all(self, held: list[bytes]) -> None:
+        await self._keep(*held)
 
     async def _keep(self, *entry_ids: bytes) -> None:
         """Reset the entry's idle time: it is being worked on, no other consumer may take it."""

@@ -69,24 +69,17 @@ class Intake:
 
     async def run(self) -> None:
         """Handle updates until cancelled, waiting out Redis outages."""
-        keeper = asyncio.create_task(self._keep_held())
-        try:
+        # Updates held here (handled, or waiting for a slot) stay ours well within
+        # `claim_idle_s`: no sweep, this process's or another's, hands one to a second handler.
+        every_s = min(KEEP_ALIVE_S, self._settings.claim_idle_s / 3)
+        async with self._handling.kept_alive(self._keep, every_s):
             await self._handle_all()
-        finally:
-            keeper.cancel()
 
-    async def _keep_held(self) -> None:
-        """Every update held here, being handled or waiting for a slot, has its idle time
-        reset well within `claim_idle_s`, so no sweep (this process's or another's) takes it
-        and hands it to a second handler meanwhile."""
-        interval = min(KEEP_ALIVE_S, self._settings.claim_idle_s / 3)
-        while True:
-            await asyncio.sleep(interval)
-            if held := self._handling.held():
-                try:
-                    await self._inbox.keep(held)
-                except RedisError as exc:
-                    log.debug("could not keep %d update(s): %s", len(held), exc)
+    async def _keep(self, held: list[bytes]) -> None:
+        try:
+            await self._inbox.keep(held)
+        except RedisError as exc:
+            log.debug("could not keep %d update(s): %s", len(held), exc)
 
     async def _handle_all(self) -> None:
         backoff = 1.0

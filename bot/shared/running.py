@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 
 
 def honour_cancellation() -> None:
@@ -45,10 +46,6 @@ class Running:
     def running(self) -> int:
         return len(self._tasks)
 
-    def held(self) -> list[bytes]:
-        """Every entry held now, for keeping them alive on the stream."""
-        return list(self._held)
-
     async def start(self, entry_id: bytes, work: Coroutine[object, object, None]) -> bool:
         """Run `work` for the entry once a slot is free; False (and `work` closed unrun)
         when the entry is already held here."""
@@ -71,6 +68,25 @@ class Running:
         self._tasks.pop(entry_id, None)
         self._held.discard(entry_id)
         self._slots.release()
+
+    @contextlib.asynccontextmanager
+    async def kept_alive(
+        self, keep: Callable[[list[bytes]], Awaitable[None]], every_s: float
+    ) -> AsyncIterator[None]:
+        """While inside: `keep` is handed every held entry every `every_s` (on a stream:
+        their idle time reset, so no sweep takes what is held here). `keep` must not raise."""
+
+        async def keeper() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                if self._held:
+                    await keep(list(self._held))
+
+        task = asyncio.create_task(keeper())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def wait(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - a bound, not a deadline
         """Until the tasks running now are done (or `timeout` passed)."""
