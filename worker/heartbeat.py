@@ -40,6 +40,15 @@ class Heartbeat(threading.Thread):
     def beat(self) -> None:
         self._beat(keys=[self._key], args=[self.name_in_redis, self._gone_ms])
 
+    def start(self) -> None:
+        """Beat once before returning, so a worker that says it is ready is seen alive at
+        once; then the side thread beats on."""
+        try:
+            self.beat()
+        except RedisError as exc:
+            log.warning("could not beat: %s", exc)
+        super().start()
+
     def run(self) -> None:
         while True:
             try:
