@@ -108,7 +108,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     bot.session.middleware(Pacer(budget, settings.pacing.pace_answer_wait_s))
     jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
     chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
-    chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids))
+    replies = Replies(async_redis, keys, settings.limits.refusal_interval_s)
+    chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids), replies)
     workers = Workers(async_redis, keys, settings.queue)
     fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules, workers)
     community = Community(async_redis, keys)
@@ -138,7 +139,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         edit_records=edit_records,
         edits=EditService(edit_records, imagine, settings.edits),
         workers=workers,
-        replies=Replies(async_redis, keys, settings.limits.refusal_interval_s),
+        replies=replies,
     )
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from bot.community.chat_settings import ChatSettings, ChatSettingsStore
+    from bot.outbound.replies import Replies
     from bot.shared.origin import Origin
 
 ADMIN_CACHE_S: Final = 60.0
@@ -87,9 +88,11 @@ class ChatVerdict:
 class ChatRules:
     """A chat's own settings as a step of fair use: drawing off, admins only, its rate."""
 
-    def __init__(self, store: ChatSettingsStore, admins: ChatAdmins) -> None:
+    def __init__(self, store: ChatSettingsStore, admins: ChatAdmins, replies: Replies) -> None:
         self.store = store
         self.admins = admins
+        # What a chat is told about its settings ("admins only", usage) is told once a while.
+        self.replies = replies
 
     async def check(self, origin: Origin) -> ChatVerdict:
         if not origin.group:

@@ -21,7 +21,6 @@ from bot.community.settings_panel import Panel, SettingsButton
 if TYPE_CHECKING:
     from bot.community.chat_rules import ChatRules
     from bot.community.chat_settings import ChatSettings
-    from bot.outbound.replies import Replies
     from bot.shared.origin import Origin
 
 router = Router(name=__name__)
@@ -40,12 +39,10 @@ async def migrated(message: Message, chat_rules: ChatRules) -> None:
 
 
 @router.message(Command("settings"))
-async def settings_command(
-    message: Message, origin: Origin, chat_rules: ChatRules, replies: Replies
-) -> None:
+async def settings_command(message: Message, origin: Origin, chat_rules: ChatRules) -> None:
     """Show the panel to whoever may change the chat's settings."""
     if not await chat_rules.admins.is_admin(origin):
-        if await replies.first(origin.chat_id, "admins_only"):
+        if await chat_rules.replies.first(origin.chat_id, "admins_only"):
             await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
         return
     settings = await chat_rules.store.get(origin.chat_id)
@@ -55,17 +52,13 @@ async def settings_command(
 
 @router.message(Command("safety"))
 async def safety_command(
-    message: Message,
-    command: CommandObject,
-    origin: Origin,
-    chat_rules: ChatRules,
-    replies: Replies,
+    message: Message, command: CommandObject, origin: Origin, chat_rules: ChatRules
 ) -> None:
     """`/safety off|blur|block`; without an argument, the chat's policy and how to change it."""
     store = chat_rules.store
     choice = (command.args or "").strip().lower()
     if choice not in POLICIES:
-        if not await replies.first(origin.chat_id, "safety"):
+        if not await chat_rules.replies.first(origin.chat_id, "safety"):
             return
         settings = await store.get(origin.chat_id)
         panel = _panel(chat_rules, origin, settings)
@@ -75,7 +68,7 @@ async def safety_command(
         return
     done = await chat_rules.configure(origin, "safety", choice)
     if isinstance(done, str):
-        if await replies.first(origin.chat_id, "admins_only"):
+        if await chat_rules.replies.first(origin.chat_id, "admins_only"):
             await message.reply(_(done))
         return
     _before, after = done

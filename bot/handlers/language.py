@@ -36,13 +36,13 @@ def _keyboard() -> InlineKeyboardMarkup:
 
 @router.message(Command("language"))
 async def language(
-    message: Message, command: CommandObject, community: Community, i18n: I18n, replies: Replies
+    message: Message, command: CommandObject, community: Community, replies: Replies
 ) -> None:
     """Show the choice, or switch at once with `/language ru`."""
     code = (command.args or "").strip().lower()
     if code in LANGUAGES and message.from_user:
         await community.set_locale(message.from_user.id, code)
-        await message.reply(i18n.gettext(texts.LANGUAGE_SET, locale=code))
+        await message.reply(_(texts.LANGUAGE_SET, locale=code))  # in the language just chosen
         return
     if not await replies.first(message.chat.id, "language"):
         return
