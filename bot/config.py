@@ -141,6 +141,19 @@ def _ids(value: Any) -> Any:
     return value
 
 
+ChatList = Annotated[tuple[int, ...], NoDecode]
+
+
+def _chat_list(value: Any) -> Any:
+    # Like `_ids`, in the order given; 0 stands for none, as it always did.
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str):
+        parts = value.replace(";", ",").split(",")
+        return tuple(chat for chat in (int(part) for part in parts if part.strip()) if chat)
+    return value
+
+
 class LimitSettings(BaseSettings):
     """Fair use: how much one user, one group and everyone together may ask for."""
 
@@ -194,11 +207,14 @@ class PlaySettings(BaseSettings):
     image_ttl_s: int = Field(default=7 * 86_400, ge=60)
     # Largest image accepted for image-to-image; Bot API downloads stop at 20 MB anyway.
     max_input_bytes: int = Field(default=10_000_000, ge=10_000, le=20_000_000)
-    # Inline mode uploads its pictures to this chat (a private channel or group the bot can
-    # post in) to get file ids for the answer; 0 turns inline mode off.
-    storage_chat_id: int = 0
+    # Inline mode uploads its pictures to one of these chats (private channels or groups the
+    # bot can post in) to get file ids for the answer: "id" or "id1,id2,...", each taking
+    # `PACE_GROUP_PER_MIN` pictures a minute; empty (or 0) turns inline mode off.
+    storage_chat_id: ChatList = ()
     # A user's inline query is drawn only after they stop typing for this long.
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
+
+    _split_storage = field_validator("storage_chat_id", mode="before")(_chat_list)
 
 
 Policy = Literal["off", "blur", "block"]

@@ -99,7 +99,9 @@ class OriginMiddleware(BaseMiddleware):
             origin = Origin.of_press(event, event.message, locale)
         elif isinstance(event, InlineQuery):
             settings: Settings = data["settings"]
-            origin = Origin.of_inline(event, settings.play.storage_chat_id, locale)
+            storage = settings.play.storage_chat_id  # delivery picks one with room, see there
+            origin = Origin.of_inline(event, storage[0] if storage else 0, locale)
+            origin = origin.model_copy(update={"revision": data["event_update"].update_id})
         received: Update | None = data.get("event_update")
         if origin is not None and received is not None:
             update_key = f"{data['bot'].id}:{received.update_id}"

@@ -84,7 +84,12 @@ async def run(settings: Settings) -> None:
     )
     wording = Wording(settings.prompts.caption_footer, services.i18n)
     sender = ResultSender(
-        bot, wording, settings.delivery.send_attempts, services.edit_records, services.screening
+        bot,
+        wording,
+        settings.delivery.send_attempts,
+        services.edit_records,
+        services.screening,
+        settings.play.storage_chat_id,
     )
     delivery = ResultDelivery(
         sender,

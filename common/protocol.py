@@ -213,8 +213,8 @@ class Keys:
         return self._key("refused-chat", chat_id)
 
     def inline_latest(self, user_id: int) -> str:
-        """A user's latest inline query id, for the debounce."""
-        return self._key("inline", user_id)
+        """Hash: the update id (`revision`) of a user's newest inline query, for the debounce."""
+        return self._key("inline-newest", user_id)
 
     @property
     def banned(self) -> str:

@@ -10,23 +10,29 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from PIL import Image
 
+from bot import texts
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
     from testing.botapi import Call, FakeBotAPI
 
 STORAGE = -100424242
+DEBOUNCE_S = 3
 
 
 @pytest.fixture(scope="module")
 def inline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("inline")
+    (workdir / "blocklist.txt").write_text("forbidden\n", encoding="utf-8")
     running = Stack(
-        tmp_path_factory.mktemp("inline"),
+        workdir,
         tiny_model,
         storage_chat_id=str(STORAGE),
-        # Long enough that two queries pushed back to back always fall in one quiet period.
-        inline_debounce_s="1.5",
+        # Long enough that two queries pushed back to back always fall in one quiet period,
+        # and that a prompt sent behind a crowd typing is drawn well within it.
+        inline_debounce_s=str(DEBOUNCE_S),
         user_rate="3/minute",
+        blocklist_file=str(workdir / "blocklist.txt"),
     )
     yield running
     running.close()
@@ -61,6 +67,27 @@ def test_an_inline_query_is_answered_with_fresh_pictures(inline: Stack) -> None:
         c.method == "answerInlineQuery" and c.params["inline_query_id"] == typing["id"]
         for c in botapi.calls
     )
+
+
+def test_a_crowd_typing_inline_holds_no_other_chat_up(inline: Stack) -> None:
+    botapi = inline.botapi
+    # More users typing at once than the bot handles updates at once (64).
+    typing = [botapi.push_inline_query(f"a forbidden {n}", user_id=5100 + n) for n in range(80)]
+    botapi.push_message(5300, "/imagine a lighthouse at dusk", user_id=5300)
+    photo = botapi.wait_for(lambda c: c.chat_id == 5300 and c.method == "sendPhoto", timeout=60)
+    assert photo.ok
+    # Drawn and sent while the crowd's queries were still waiting for their users to pause.
+    ids = {query["id"] for query in typing}
+    answered_before = [
+        c
+        for c in botapi.calls[: botapi.calls.index(photo)]
+        if c.method == "answerInlineQuery" and c.params["inline_query_id"] in ids
+    ]
+    assert answered_before == []
+    # Every one of them is answered afterwards, each with the refusal.
+    for query in typing:
+        (result,) = _answer(botapi, query).params["results"]
+        assert result["title"] == texts.BLOCKED
 
 
 def test_inline_queries_obey_the_same_limits(inline: Stack) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.shared.running import Running
+from bot.shared.running import Running, slot_lent
 
 
 async def _until(event: asyncio.Event) -> None:
@@ -144,3 +144,68 @@ async def test_held_entries_are_kept_alive_waiting_ones_included() -> None:
     gate.set()
     await waiter
     await running.wait()
+
+
+async def test_a_task_waiting_with_its_slot_lent_lets_others_run_then_takes_a_slot_back() -> None:
+    running = Running(1)
+    waited = asyncio.Event()
+    resume = asyncio.Event()
+    order: list[str] = []
+
+    async def debounce() -> None:
+        async with slot_lent():
+            waited.set()
+            await resume.wait()
+        order.append("debounce done")
+
+    async def other() -> None:
+        order.append("other ran")
+        await resume.wait()
+
+    await running.start(b"typing", debounce())
+    await waited.wait()
+    assert running.free == 1  # the one slot is lent while the debounce waits
+    assert await asyncio.wait_for(running.start(b"chat", other()), 1) is True
+    assert running.free == 0
+    resume.set()
+    await running.wait()
+    # The debounce took a slot back only once the other task gave its up.
+    assert order == ["other ran", "debounce done"]
+    assert (len(running), running.free) == (0, 1)
+    assert await asyncio.wait_for(running.start(b"next", asyncio.sleep(0)), 1) is True
+
+
+@pytest.mark.parametrize("where", ["while lent", "while taking the slot back"])
+async def test_a_task_cancelled_around_a_lent_slot_leaves_every_slot_usable(where: str) -> None:
+    running = Running(1)
+    lent = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def debounce() -> None:
+        async with slot_lent():
+            lent.set()
+            if where == "while lent":
+                await asyncio.Event().wait()
+            await leave.wait()
+
+    await running.start(b"typing", debounce())
+    await lent.wait()
+    await running.start(b"busy", _until(asyncio.Event()))  # takes the lent slot
+    leave.set()
+    await asyncio.sleep(0)  # the debounce now waits for a slot (or still sleeps)
+    running._tasks[b"typing"].cancel()
+    running._tasks[b"busy"].cancel()
+    await running.wait()
+    assert (len(running), running.free) == (0, 1)
+    # Exactly one slot, neither lost nor doubled: with one task running, none is left.
+    gate = asyncio.Event()
+    await running.start(b"a", _until(gate))
+    assert running._slots.locked()
+    gate.set()
+    await running.wait()
+    assert not running._slots.locked()
+
+
+async def test_slot_lent_outside_a_running_task_does_nothing() -> None:
+    async with slot_lent():
+        pass

@@ -60,3 +60,15 @@ def test_worker_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ValidationError):
         load_worker_settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "chats"),
+    [("0", ()), ("", ()), ("-1001", (-1001,)), ("-1003, -1001;-1002", (-1003, -1001, -1002))],
+)
+def test_storage_chats_are_one_or_several_ids_in_order(
+    monkeypatch: pytest.MonkeyPatch, raw: str, chats: tuple[int, ...]
+) -> None:
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("STORAGE_CHAT_ID", raw)
+    assert load_bot_settings().play.storage_chat_id == chats

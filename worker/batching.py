@@ -20,10 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rq import SimpleWorker
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ReadyJobRegistry,
+    StartedJobRegistry,
+)
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker.base import WorkerStatus
+from rq.worker_registration import clean_worker_registry
 
+from common.clock import sweep_started
 from common.protocol import JOB_FUNCTION, GenerationRequest
 from worker.claims import ClaimRenewal
 from worker.engine import get_engine
@@ -70,6 +79,26 @@ class BatchWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.abandon_after_s
+
+    def clean_registries(self) -> None:
+        """RQ's periodic maintenance (`rq.registry.clean_registries`), with abandoned jobs
+        found on Redis's clock: RQ's own would judge other workers' claims by this host's."""
+        for queue in self.queues:
+            if not queue.acquire_maintenance_lock():
+                continue
+            for kind in (
+                FinishedJobRegistry,
+                FailedJobRegistry,
+                DeferredJobRegistry,
+                ReadyJobRegistry,
+            ):
+                kind(queue=queue, job_class=queue.job_class).cleanup()
+            started = StartedJobRegistry(queue=queue, death_penalty_class=self.death_penalty_class)
+            sweep_started(started, self._exc_handlers)
+            clean_worker_registry(queue)
+            queue.intermediate_queue.cleanup(self, queue)
+            queue.release_maintenance_lock()  # type: ignore[no-untyped-call]
+        self.last_cleaned_at = now()  # type: ignore[assignment]
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         # RQ's warm shutdown: a running job finishes (and is delivered), then the loop ends.

@@ -1,14 +1,24 @@
-"""Answering an inline query with a finished job: upload once, answer with the file ids."""
+"""Answering an inline query with a finished job: upload once, answer with the file ids.
+
+Telegram lets a bot post about 20 messages a minute in one group or channel, and an album
+costs one per picture: one storage chat serves five 4-picture answers a minute. With several
+(`STORAGE_CHAT_ID=id1,id2,...`) each upload goes to the first of them, starting from a
+different one per job, that has room right now (pacing manner "try"); only when none has
+does it wait its turn in one of them, like any result. Each storage chat adds five answers a
+minute, up to the bot's total send pace.
+"""
 
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import TYPE_CHECKING
 
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import BufferedInputFile, InlineQueryResultCachedPhoto, InputMediaPhoto
 
 from bot import texts
+from bot.outbound.pacing import SendSkipped, manner
 from bot.play.inline import article
 
 if TYPE_CHECKING:
@@ -22,8 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
-    """Upload the images to the storage chat and answer the query with them.
+async def send_inline(bot: Bot, out: Outgoing, wording: Wording, storage: tuple[int, ...]) -> None:
+    """Upload the images to a storage chat and answer the query with them.
 
     A refused upload or an expired query (the user typed on, or took too long) is logged and
     dropped: there is no chat to apologise in. 5xx, 429 and network errors propagate, so the
@@ -34,9 +44,11 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
     answer: list[InlineQueryResultUnion] = []
     if pictures:
         try:
-            file_ids = await _upload(bot, out.chat_id, pictures)
-        except TelegramBadRequest as exc:
-            log.error("job %s: storage chat refused the upload (%s); dropped", job, exc)
+            file_ids = await _upload_somewhere(
+                bot, _order(storage or (out.chat_id,), job), pictures
+            )
+        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+            log.error("job %s: no storage chat took the upload (%s); dropped", job, exc)
             file_ids = []
         answer = [
             InlineQueryResultCachedPhoto(
@@ -56,6 +68,38 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording) -> None:
         )
     except TelegramBadRequest as exc:
         log.info("job %s: inline query no longer answerable (%s)", job, exc)
+
+
+def _order(storage: tuple[int, ...], job: str) -> tuple[int, ...]:
+    """The storage chats, starting from one of them picked by the job id: spread evenly."""
+    start = zlib.crc32(job.encode()) % len(storage)
+    return storage[start:] + storage[:start]
+
+
+async def _upload_somewhere(
+    bot: Bot, chats: tuple[int, ...], pictures: tuple[Picture, ...]
+) -> list[str]:
+    """Upload to the first chat with room now; when none has, wait for the turn that comes
+    soonest (which may raise `PaceWait`, handed to the sender, which tries them all again).
+    A chat that refuses the bot (removed from it, a wrong id) is logged and passed over, so
+    one bad id does not stop the rest."""
+    refusal: TelegramBadRequest | TelegramForbiddenError | None = None
+    waits: dict[int, float] = {}
+    for chat in chats:
+        try:
+            with manner("try"):
+                return await _upload(bot, chat, pictures)
+        except SendSkipped as exc:
+            waits[chat] = exc.wait_s
+        except TelegramRetryAfter as exc:
+            waits[chat] = float(exc.retry_after)
+        except (TelegramBadRequest, TelegramForbiddenError) as exc:
+            log.error("storage chat %s refused an upload: %s", chat, exc)
+            refusal = exc
+    if not waits:
+        assert refusal is not None  # chats is never empty
+        raise refusal
+    return await _upload(bot, min(waits, key=waits.__getitem__), pictures)
 
 
 async def _upload(bot: Bot, chat_id: int, pictures: tuple[Picture, ...]) -> list[str]:

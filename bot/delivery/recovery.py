@@ -30,6 +30,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from bot.delivery.results import GROUP
 from bot.shared.running import honour_cancellation
+from common.clock import sweep_started
 from common.liveness import EXPIRE_WAITING
 from common.protocol import NO_WORKER
 
@@ -123,6 +124,6 @@ class Recovery:
             # The failure callback runs in this thread: SIGALRM timeouts only work in the
             # main thread, a timer-based one anywhere.
             registry = StartedJobRegistry(queue=self._queue, death_penalty_class=TimerDeathPenalty)
-            registry.cleanup()
+            sweep_started(registry)  # on Redis's clock, the one the worker's claims use
         finally:
             connection.delete(lock)

@@ -122,7 +122,7 @@ class ResultDelivery:
 
     async def _read(self, last_id: str, block_ms: int | None) -> list[Entry]:
         # Never read more than can be started, so a stuck chat slows reading, not memory.
-        count = max(1, min(self._delivery.read_count, MAX_IN_FLIGHT - len(self._in_flight)))
+        count = max(1, min(self._delivery.read_count, self._in_flight.free))
         # RESP2 reply: [(stream, [(entry_id, {field: value})])], or None on timeout.
         response: RedisEntries | None = await self._redis.xreadgroup(  # type: ignore[assignment]
             GROUP, self.consumer, {self._keys.results: last_id}, count=count, block=block_ms

@@ -78,11 +78,14 @@ class ResultSender:
         attempts: int,
         records: EditRecords,
         screening: Screening | None = None,
+        storage: tuple[int, ...] = (),
     ) -> None:
         self._bot = bot
         self._wording = wording
         self._attempts = attempts
         self._records = records
+        # The storage chats inline answers are uploaded to (`inline_sending.py`).
+        self._storage = storage
         # Without one, pictures go out as they are (no chat policy to apply).
         self._screening = screening
 
@@ -170,7 +173,7 @@ class ResultSender:
         """Send (or edit in) the answer; returns the id of the photo now showing it, or 0."""
         context, result = out.context, out.result
         if context.action == "inline":  # no chat to reply in: the answer is the inline query's
-            await send_inline(self._bot, out, self._wording)
+            await send_inline(self._bot, out, self._wording, self._storage)
         elif as_photo and in_place is not None and out.screened.pictures:
             # A held-back picture never replaces the photo: the requester hears why instead.
             await edit_media(self._bot, out, in_place, self._wording)

@@ -116,7 +116,7 @@ class Intake:
                 await self.dispatch(claimed, again=True)
 
     def _free(self) -> int:
-        return max(1, min(READ_COUNT, MAX_HANDLING - len(self._handling)))
+        return max(1, min(READ_COUNT, self._handling.free))
 
     async def dispatch(self, entries: list[Entry], again: bool = False) -> None:
         """Start handling entries; ones already held here (being handled, or waiting for a

@@ -15,6 +15,9 @@ How a send waits depends on what it is (`manner`):
   entry alive meanwhile; a 429 goes back to the sender's own policy.
 - "status" (queue positions): never waits and never takes a chat's last free slot, so photos
   and error answers go first; a chat at its limit gets no status (`SendSkipped`).
+- "try" (an inline answer's upload to one of several storage chats): never waits; a chat at
+  its limit raises `SendSkipped` at once (a 429 its `TelegramRetryAfter`), so the caller can
+  try another.
 
 A 429 holds the chat (or everyone, when it names no chat) for `retry_after` seconds. Chat
 actions, callback answers, inline answers and deletions are not messages and pass straight on.
@@ -45,14 +48,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Manner = Literal["answer", "result", "status"]
+Manner = Literal["answer", "result", "status", "try"]
 MAX_RETRY_AFTER: Final = 5
 RESULT_WAIT_S: Final = 5.0
 _MANNER: ContextVar[Manner] = ContextVar("pacing_manner", default="answer")
 
 
 class SendSkipped(Exception):
-    """A status send found its chat at the limit: nothing was sent, and that is fine."""
+    """A send that may not wait found its chat at the limit: nothing was sent, and that is
+    fine. `wait_s`: how long until it would have had its turn (0 where unknown)."""
+
+    def __init__(self, message: str = "", wait_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
 
 
 class PaceWait(Exception):
@@ -122,10 +130,10 @@ class Pacer(BaseRequestMiddleware):
         waited = 0.0
         reserve = 1 if kind == "status" else 0
         while (wait_s := await self._budget.reserve(chat, cost, reserve)) > 0:
-            if kind == "status":
-                raise SendSkipped
-            if kind == "answer" and waited + wait_s > self._answer_wait_s:
-                raise SendSkipped(f"chat {chat} at its limit for {wait_s:.1f} s more")
+            if kind in ("status", "try") or (
+                kind == "answer" and waited + wait_s > self._answer_wait_s
+            ):
+                raise SendSkipped(f"chat {chat} at its limit for {wait_s:.1f} s more", wait_s)
             if kind == "result" and waited + wait_s > RESULT_WAIT_S:
                 raise PaceWait(wait_s)
             waited += wait_s

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from common.protocol import Keys
 
 
-# Handlers run concurrently, so edits may be noted out of order: the newest wins, atomically.
-_NOTE_EDIT: Final = """
+# Handlers run concurrently, so edits (and inline queries) may be noted out of order: the
+# newest by update id wins, atomically. Returns the newest revision noted.
+NOTE_NEWEST: Final = """
 local newest = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
 if tonumber(ARGV[1]) > newest then
     redis.call('HSET', KEYS[1], 'revision', ARGV[1])
@@ -68,7 +69,7 @@ class EditRecords:
         self._redis = redis
         self._keys = keys
         self._ttl_s = settings.edit_window_s
-        self._note_edit = redis.register_script(_NOTE_EDIT)
+        self._note_edit = redis.register_script(NOTE_NEWEST)
 
     async def load(self, origin: Origin) -> EditRecord:
         key = self._keys.edits(origin.chat_id, origin.message_id)

@@ -16,6 +16,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from bot.shared.running import slot_lent
+
 if TYPE_CHECKING:
     from aiogram.types import Message
 
@@ -48,7 +50,8 @@ class EditService:
             return None
         if await self._records.note_edit(ask.origin) > ask.origin.revision:
             return None  # a newer edit came first
-        await asyncio.sleep(self._settings.edit_debounce_s)
+        async with slot_lent():  # a user pausing between edits holds no intake slot
+            await asyncio.sleep(self._settings.edit_debounce_s)
         record = await self._records.load(ask.origin)
         if record.revision != ask.origin.revision:
             return None

@@ -40,7 +40,8 @@ class Origin(BaseModel):
     # The request is the user's own message: editing it redraws the picture answering it.
     editable: bool = False
     # Which edit of that message: the update id of the edit (Telegram numbers updates in the
-    # order they happen, so the newest edit has the highest); 0 for the message as sent.
+    # order they happen, so the newest edit has the highest); 0 for the message as sent. For
+    # an inline query, its update id: the newest of a user's queries is the one they see.
     revision: int = 0
 
     @classmethod
@@ -67,7 +68,7 @@ class Origin(BaseModel):
 
     @classmethod
     def of_inline(cls, query: InlineQuery, storage_chat_id: int, locale: str) -> Origin:
-        """An inline query: pictures go to the storage chat first, then into the answer."""
+        """An inline query: pictures go to a storage chat first, then into the answer."""
         return cls(
             user_id=query.from_user.id,
             chat_id=storage_chat_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,32 @@ def honour_cancellation() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+class _Slot:
+    """The slot of one running task, and whether the task holds it now (see `slot_lent`)."""
+
+    def __init__(self, owner: Running) -> None:
+        self.owner = owner
+        self.held = True
+
+
+_SLOT: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("running_slot", default=None)
+
+
+@contextlib.asynccontextmanager
+async def slot_lent() -> AsyncIterator[None]:
+    """While inside, the current `Running` task gives its slot to others: for a wait that
+    does no work (a debounce), so waiting users never keep other chats' updates out. The
+    entry stays held (and kept alive) meanwhile; on leaving, the task waits for a slot
+    again. Outside a `Running` task it does nothing."""
+    slot = _SLOT.get()
+    if slot is None or not slot.held:
+        yield
+        return
+    slot.owner._lend(slot)
+    yield  # on an exception (cancellation included) the slot stays given back
+    await slot.owner._take_back(slot)
 
 
 class Running:
@@ -34,6 +61,7 @@ class Running:
         self._held: set[bytes] = set()
         self._tasks: dict[bytes, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(limit)
+        self._lent = 0  # tasks running without their slot (`slot_lent`)
 
     def __contains__(self, entry_id: bytes) -> bool:
         return entry_id in self._held
@@ -45,6 +73,11 @@ class Running:
     @property
     def running(self) -> int:
         return len(self._tasks)
+
+    @property
+    def free(self) -> int:
+        """Slots nobody holds or waits for: how many more entries to take on now."""
+        return max(0, self.limit - len(self._held) + self._lent)
 
     async def start(self, entry_id: bytes, work: Coroutine[object, object, None]) -> bool:
         """Run `work` for the entry once a slot is free; False (and `work` closed unrun)
@@ -59,15 +92,32 @@ class Running:
             self._held.discard(entry_id)
             work.close()
             raise
-        task = asyncio.create_task(work)
+        slot = _Slot(self)
+        context = contextvars.copy_context()
+        context.run(_SLOT.set, slot)
+        task = asyncio.create_task(work, context=context)
         self._tasks[entry_id] = task
-        task.add_done_callback(lambda _: self._finished(entry_id))
+        task.add_done_callback(lambda _: self._finished(entry_id, slot))
         return True
 
-    def _finished(self, entry_id: bytes) -> None:
+    def _finished(self, entry_id: bytes, slot: _Slot) -> None:
         self._tasks.pop(entry_id, None)
         self._held.discard(entry_id)
+        if slot.held:
+            slot.held = False
+            self._slots.release()
+        else:
+            self._lent -= 1
+
+    def _lend(self, slot: _Slot) -> None:
+        slot.held = False
+        self._lent += 1
         self._slots.release()
+
+    async def _take_back(self, slot: _Slot) -> None:
+        await self._slots.acquire()  # cancelled here: no slot taken, `_finished` counts it lent
+        self._lent -= 1
+        slot.held = True
 
     @contextlib.asynccontextmanager
     async def kept_alive(
