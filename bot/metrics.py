@@ -82,6 +82,12 @@ WORKERS_ALIVE = Gauge(
     "workers_alive", "GPU workers that beat within WORKER_GONE_S, read at each scrape and "
     "health check (NaN: unknown).", namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
+# Read at each scrape from the bot's two loops (`bot/shared/running.py`): 0 when the bot is
+# idle; a value stuck above 0 with nothing to do would mean capacity lost.
+SLOTS_BUSY = Gauge(
+    "slots_busy", "Concurrency slots in use: intake (updates being handled, of 64) and "
+    "delivery (results being sent, of 64).", ["loop"], namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
 # Observed by the outgoing pacing (`bot/outbound/pacing.py`) for every paced send: 0 when its
 # turn had come, else how long it waited under Telegram's per-chat and global limits.
 SEND_PACE_WAIT = Histogram(

@@ -114,6 +114,8 @@ async def run(settings: Settings) -> None:
         settings.delivery.consumer_lease_s,
     )
     intake = Intake(inbox, dispatcher_feed(dispatcher, bot), settings.delivery)
+    metrics.SLOTS_BUSY.labels("intake").set_function(lambda: intake.busy)
+    metrics.SLOTS_BUSY.labels("delivery").set_function(lambda: delivery.busy)
     intake_tasks: list[asyncio.Task[None]] = []
     tasks: list[asyncio.Task[None]] = []
     # Filled once the bot is known to Telegram; health reads the list as it is then.

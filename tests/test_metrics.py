@@ -112,6 +112,17 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
     }
 
 
+def test_slots_busy_shows_a_slow_send_then_falls_back_to_zero(observed: Observed) -> None:
+    def busy(loop: str) -> float:
+        return value(observed.scrape("bot"), "imagine_bot_slots_busy", loop=loop)
+
+    observed.botapi.fail_next("sendPhoto", status=None, delay=3)
+    observed.botapi.push_message(7003, "/imagine a slow fox", user_id=7003)
+    wait_until(lambda: busy("delivery") == 1, 30, "a delivery slot in use")
+    observed.botapi.wait_for(lambda c: c.chat_id == 7003 and c.method == "sendPhoto" and c.ok)
+    wait_until(lambda: busy("delivery") == 0 and busy("intake") == 0, 10, "every slot free")
+
+
 def _healthcheck(process: str, port: int) -> subprocess.CompletedProcess[str]:
     env = {"METRICS_PORT": str(port), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "common.healthcheck", process]

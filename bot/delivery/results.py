@@ -74,6 +74,10 @@ class ResultDelivery:
     def consumer(self) -> str:
         return self._delivery.consumer_name
 
+    @property
+    def busy(self) -> int:
+        return self._in_flight.busy
+
     async def run(self) -> None:
         """Deliver results until cancelled, waiting out Redis outages."""
         # Entries held here (sending, or waiting for a slot) stay ours well within

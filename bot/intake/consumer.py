@@ -67,6 +67,10 @@ class Intake:
         self._settings = settings
         self._handling = Running(MAX_HANDLING)
 
+    @property
+    def busy(self) -> int:
+        return self._handling.busy
+
     async def run(self) -> None:
         """Handle updates until cancelled, waiting out Redis outages."""
         # Updates held here (handled, or waiting for a slot) stay ours well within

@@ -75,6 +75,12 @@ class Running:
         return len(self._tasks)
 
     @property
+    def busy(self) -> int:
+        """Slots held by tasks doing work (or waited for): what the `slots_busy` gauge shows,
+        back to 0 whenever the bot is idle."""
+        return self.limit - self.free
+
+    @property
     def free(self) -> int:
         """Slots nobody holds or waits for: how many more entries to take on now."""
         return max(0, self.limit - len(self._held) + self._lent)
