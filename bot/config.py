@@ -207,6 +207,9 @@ class PlaySettings(BaseSettings):
     image_ttl_s: int = Field(default=7 * 86_400, ge=60)
     # Largest image accepted for image-to-image; Bot API downloads stop at 20 MB anyway.
     max_input_bytes: int = Field(default=10_000_000, ge=10_000, le=20_000_000)
+    # Largest picture accepted for image-to-image, in pixels (50 MP: any phone camera); a
+    # larger one is refused before it is decoded. A small file can decode to gigabytes.
+    max_input_pixels: int = Field(default=50_000_000, ge=1_000_000, le=200_000_000)
     # Inline mode uploads its pictures to one of these chats (private channels or groups the
     # bot can post in) to get file ids for the answer: "id" or "id1,id2,...", each taking
     # `PACE_GROUP_PER_MIN` pictures a minute; empty (or 0) turns inline mode off.

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from redis.exceptions import RedisError
 
 from bot.shared.languages import LANGUAGES
-from bot.shared.origin import GROUPS
+from bot.shared.origin import GROUPS, sender_id
 
 if TYPE_CHECKING:
     from bot.community.chat_settings import ChatSettingsStore
@@ -60,11 +60,12 @@ class UserLocaleMiddleware(I18nMiddleware):
             if group_language in LANGUAGES:
                 return group_language
         user: User | None = data.get("event_from_user")
-        if user is None:
+        sender = sender_id(event, user)
+        if user is None or sender is None:
             return self.i18n.default_locale
         community: Community = data["community"]
         try:
-            chosen = await community.locale(user.id)
+            chosen = await community.locale(sender)
         except RedisError:
             # Redis down: the user still gets "temporarily unavailable", in their language.
             chosen = None

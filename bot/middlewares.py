@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
-from bot.shared.origin import Origin
+from bot.shared.origin import Origin, sender_id, update_key
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
@@ -52,7 +52,8 @@ class AccessMiddleware(BaseMiddleware):
             if isinstance(event, Message) and chat and await _told_once(community, chat.id):
                 await event.answer(_(texts.NOT_ALLOWED))
             return None
-        if user is not None and await _is_banned(community, user.id):
+        sender = sender_id(event, user)
+        if sender is not None and await _is_banned(community, sender):
             return None
         return await handler(event, data)
 
@@ -104,7 +105,7 @@ class OriginMiddleware(BaseMiddleware):
             origin = origin.model_copy(update={"revision": data["event_update"].update_id})
         received: Update | None = data.get("event_update")
         if origin is not None and received is not None:
-            update_key = f"{data['bot'].id}:{received.update_id}"
-            origin = origin.model_copy(update={"update": update_key})
+            token = data["settings"].telegram.bot_token.get_secret_value()
+            origin = origin.model_copy(update={"update": update_key(token, received.update_id)})
         data["origin"] = origin
         return await handler(event, data)

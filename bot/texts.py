@@ -95,6 +95,9 @@ BUTTON_VARIATIONS: Final = "🎲 Variations"
 BUTTON_FILE: Final = "📄 File"
 DRAWING: Final = "Drawing…"
 INPUT_TOO_LARGE: Final = "That picture is too large: please send one under {megabytes} MB."
+INPUT_TOO_MANY_PIXELS: Final = (
+    "That picture is too large: please send one under {megapixels} megapixels."
+)
 INPUT_NOT_IMAGE: Final = (
     "That file is not a picture I can read. Please send a photo, or a JPEG, PNG or WebP file."
 )

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rq.exceptions import NoSuchJobError
+
+from common.trusted import foreign, refuse
+
 if TYPE_CHECKING:
     import redis
     from rq.executions import Execution
@@ -30,5 +34,18 @@ def claim(pipe: redis.client.Pipeline, job: Job, execution: Execution, until: fl
 
 
 def sweep_started(registry: StartedJobRegistry, handlers: list[Any] | None = None) -> None:
-    """RQ's cleanup of abandoned jobs, cut off by Redis's clock rather than the local one."""
-    registry.cleanup(timestamp=redis_now(registry.connection), exception_handlers=handlers)
+    """RQ's cleanup of abandoned jobs, cut off by Redis's clock rather than the local one.
+    RQ runs the failure callback each abandoned job names: foreign jobs are refused first
+    (`common/trusted.py`), so it only ever runs ours."""
+    cutoff = redis_now(registry.connection)
+    for job_id in registry.get_expired_job_ids(cutoff):
+        try:
+            job = registry.job_class.fetch(
+                job_id, connection=registry.connection, serializer=registry.serializer
+            )
+        except NoSuchJobError:
+            continue
+        if reason := foreign(job):
+            refuse(job, reason)
+            registry.remove(job)
+    registry.cleanup(timestamp=cutoff, exception_handlers=handlers)

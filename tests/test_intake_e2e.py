@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bot.requests.jobs import update_job_id
+from bot.shared.origin import update_key
 from testing.faults import photos, received, wait_settled, wait_until
 from testing.jobs import KEYS
+from testing.support import TOKEN
 from tests.conftest import World
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ def test_the_same_update_delivered_four_times_makes_one_picture(
     assert len(received(botapi, chat)) == 1
     assert len(_notices(botapi, chat)) == 1
     assert len(botapi.sent(chat_id=chat, method="sendChatAction")) == 1
-    job = update_job_id(f"123456:{update['update_id']}")
+    job = update_job_id(update_key(TOKEN, update["update_id"]))
     delivered = f"delivered job={job} "
     bot.wait_for_output(delivered)
     assert bot.output().count(delivered) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,43 @@ def test_stale_and_forged_buttons_get_a_short_alert(play: Stack) -> None:
         assert answer.params["show_alert"] is True
         assert answer.params["text"] == "This button no longer works."
     assert len(botapi.sent(chat_id, "sendPhoto")) == 1
+
+
+def test_a_button_copied_into_another_chat_does_not_work_there(play: Stack) -> None:
+    botapi = play.botapi
+    # Someone else's photo (an image-to-image input, even) in their private chat...
+    theirs = _photo(botapi, 3101, "/imagine my secret garden", user_id=3101)
+    # ...and a modified client pressing its button data under a photo of its own.
+    own = _photo(botapi, 3102, "/imagine a pebble", user_id=3102)
+    for label in ("📄 File", "🔁 Regenerate", "🎲 Variations"):
+        data = _buttons(theirs)[label]
+        query = botapi.push_callback_query(3102, own.result["message_id"], data, user_id=3102)
+        answer = _answer(botapi, query)
+        assert (answer.params["show_alert"], answer.params["text"]) == (
+            True,
+            "This button no longer works.",
+        )
+    assert len(botapi.sent(3102, "sendPhoto")) == 1
+    assert len(botapi.sent(3102, "sendDocument")) == 0
+    # Under its own photo the same button still works.
+    assert _press(botapi, theirs, "🔁 Regenerate", user_id=3101).params.get("text") == "Drawing…"
+
+
+def test_image_ids_cannot_be_worked_out_from_update_ids(play: Stack) -> None:
+    botapi = play.botapi
+    sent = botapi.push_message(3103, "/imagine a lantern", user_id=3103)
+    photo = _reply(botapi, "sendPhoto", 3103, sent["message_id"])
+    image_id = _buttons(photo)["🔁 Regenerate"].split(":")[2]
+    # The bot's id is public and update ids count up by one: neither names the image.
+    bot_id = int(botapi.token.split(":")[0])
+    updates = {
+        c.result[0]["update_id"] for c in botapi.calls if c.method == "getUpdates" and c.result
+    }
+    guesses = {
+        uuid.uuid5(uuid.NAMESPACE_URL, f"telegram-update:{bot_id}:{n}").hex
+        for n in range(min(updates) - 5, max(updates) + 5)
+    }
+    assert image_id not in guesses
 
 
 def test_buttons_keep_working_after_the_bot_and_worker_restart(play: Stack) -> None:

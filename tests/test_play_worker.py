@@ -79,8 +79,8 @@ async def test_file_is_a_png_of_the_same_image(engine: Engine, redis_url: str) -
 
 def test_image_to_image_is_seeded_and_follows_the_input(engine: Engine, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    client.set("in:red", normalise(_photo((250, 10, 10)), 10**7))
-    client.set("in:blue", normalise(_photo((10, 10, 250)), 10**7))
+    client.set("in:red", normalise(_photo((250, 10, 10)), 50_000_000))
+    client.set("in:blue", normalise(_photo((10, 10, 250)), 50_000_000))
 
     def make(source: str, seed: int) -> bytes:
         request = GenerationRequest(prompt="a fox", seed=seed, source=source)

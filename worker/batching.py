@@ -34,6 +34,7 @@ from rq.worker_registration import clean_worker_registry
 
 from common.clock import sweep_started
 from common.protocol import JOB_FUNCTION, GenerationRequest
+from common.trusted import foreign, refuse
 from worker.claims import ClaimRenewal
 from worker.engine import get_engine
 from worker.faults import free_memory, is_device_failure, is_out_of_memory
@@ -107,6 +108,11 @@ class BatchWorker(SimpleWorker):
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        if reason := foreign(job):
+            refuse(job, reason)
+            queue.intermediate_queue.remove(job.id)
+            self.set_state(WorkerStatus.IDLE)
+            return
         jobs = [job, *self._take_waiting(queue)]
         executions = [self.prepare_execution(each) for each in jobs]
         for each in jobs:
@@ -142,6 +148,10 @@ class BatchWorker(SimpleWorker):
             if result is None:
                 break
             extra = result[0]
+            if reason := foreign(extra):
+                refuse(extra, reason)
+                queue.intermediate_queue.remove(extra.id)
+                continue
             extra.redis_server_version = self.get_redis_server_version()  # type: ignore[no-untyped-call]
             self.log.info("Worker %s: %s: %s (batched)", self.name, queue.name, extra.id)
             taken.append(extra)

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 from bot.shared.languages import LANGUAGES
+from bot.shared.origin import sender_id
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
@@ -40,8 +41,9 @@ async def language(
 ) -> None:
     """Show the choice, or switch at once with `/language ru`."""
     code = (command.args or "").strip().lower()
-    if code in LANGUAGES and message.from_user:
-        await community.set_locale(message.from_user.id, code)
+    sender = sender_id(message, message.from_user)
+    if code in LANGUAGES and sender is not None:
+        await community.set_locale(sender, code)
         await message.reply(_(texts.LANGUAGE_SET, locale=code))  # in the language just chosen
         return
     if not await replies.first(message.chat.id, "language"):

@@ -70,7 +70,9 @@ class PlayService:
     async def press(self, button: ImageButton, origin: Origin) -> Queued | Refused:
         """Regenerate, variations or file for the photo the button sits under."""
         record = await self._images.load(button.image)
-        if record is None:
+        # A button works under its own photo only: data copied into a button in another chat
+        # (a modified client can send any) names a record that is not that chat's.
+        if record is None or record.chat_id != origin.chat_id:
             return Refused(texts.STALE_BUTTON)
         action, count = _ACTIONS[button.action]
         # The file is the very same image: same seed, same input; the others draw new seeds.

@@ -127,7 +127,7 @@ class ImagineService:
         """The Redis key of the input image; refused requests never download anything."""
         if ask.picture is None:
             return ask.source
-        data = await fetch_source(self._bot, ask.picture, self._play.max_input_bytes)
+        data = await fetch_source(self._bot, ask.picture, self._play)
         return await self._images.save_source(admitted.job_id, data)
 
     @staticmethod

@@ -89,6 +89,8 @@ class ImageRecord(BaseModel):
     prompt: str
     seed: int
     source: str = ""
+    # The chat the photo was sent to: its buttons work there only (0: none, they never do).
+    chat_id: int = 0
 
 
 def new_seed() -> int:
@@ -106,7 +108,8 @@ def job_id_for(origin: Origin) -> str:
 
 
 def update_job_id(update: str) -> str:
-    """The job id of the update "bot id:update id": 32 hex digits, like any other job id."""
+    """The job id of the update named `update` (`update_key`): 32 hex digits, like any
+    other job id."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"telegram-update:{update}").hex
 
 
@@ -187,7 +190,12 @@ class JobQueue:
         )
         if context.action == "photo":
             # Written with the job, so the photo's buttons work whenever it arrives.
-            record = ImageRecord(prompt=context.prompt, seed=context.seed, source=context.source)
+            record = ImageRecord(
+                prompt=context.prompt,
+                seed=context.seed,
+                source=context.source,
+                chat_id=context.chat_id,
+            )
             pipe.set(
                 self._keys.image_record(context.job_id),
                 record.model_dump_json(),

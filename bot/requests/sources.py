@@ -2,12 +2,19 @@
 
 The input is cut to 512×512 here, once, so what Redis keeps for the buttons (days) is a small
 JPEG, and every later "regenerate" or "file" starts from exactly the same pixels.
+
+Decoding is bounded, as anyone can send a small file that decodes to gigabytes: a picture of
+more than `MAX_INPUT_PIXELS` is refused as too large before it is decoded (Pillow's own bomb
+check is set to the same limit), a JPEG is decoded at the smallest scale that still covers
+the crop (`draft`: a 24 MP photo costs a sixteenth of its full size), and at most
+`DECODES_AT_ONCE` pictures are decoded at a time, whatever the thread pool would allow.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -21,8 +28,10 @@ if TYPE_CHECKING:
     from aiogram import Bot
     from aiogram.types import Message
 
-# Far beyond any photo, far below what it takes to exhaust memory while decoding.
-MAX_PIXELS: Final = 40_000_000
+    from bot.config import PlaySettings
+
+DECODES_AT_ONCE: Final = 2
+_DECODING = threading.BoundedSemaphore(DECODES_AT_ONCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +69,13 @@ def _too_large(max_bytes: int) -> SourceError:
     return SourceError(texts.INPUT_TOO_LARGE, {"megabytes": f"{max_bytes / 1_000_000:g}"})
 
 
-async def fetch_source(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
+def _too_many_pixels(max_pixels: int) -> SourceError:
+    return SourceError(texts.INPUT_TOO_MANY_PIXELS, {"megapixels": f"{max_pixels / 1e6:g}"})
+
+
+async def fetch_source(bot: Bot, picture: Picture, play: PlaySettings) -> bytes:
     """Download and normalise the picture to a 512×512 JPEG, or raise `SourceError`."""
+    max_bytes = play.max_input_bytes
     if picture.size is not None and picture.size > max_bytes:
         raise _too_large(max_bytes)
     if picture.mime and not picture.mime.startswith("image/"):
@@ -78,28 +92,44 @@ async def fetch_source(bot: Bot, picture: Picture, max_bytes: int) -> bytes:
     data = buffer.getvalue() if isinstance(buffer, io.BytesIO) else b""
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
-    return await asyncio.to_thread(normalise, data, max_bytes)
+    return await asyncio.to_thread(normalise, data, play.max_input_pixels)
 
 
-def normalise(data: bytes, max_bytes: int) -> bytes:
+def normalise(data: bytes, max_pixels: int) -> bytes:
     """Resize and centre-crop to 512×512 RGB, as a high-quality JPEG."""
+    # Pillow warns past its limit and raises past twice it; the check below refuses at the
+    # limit itself, before anything is decoded.
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(io.BytesIO(data)) as probe:
-            if probe.width * probe.height > MAX_PIXELS:
-                raise _too_large(max_bytes)
+            if probe.width * probe.height > max_pixels:
+                raise _too_many_pixels(max_pixels)
             probe.verify()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # The warning is an exception only where warnings are made errors; either way the
+        # picture is over the limit.
+        raise _too_many_pixels(max_pixels) from exc
     except UnidentifiedImageError as exc:
         raise SourceError(texts.INPUT_NOT_IMAGE) from exc
     except SourceError:
         raise
     except Exception as exc:  # Pillow raises many types for damaged files
         raise SourceError(texts.INPUT_BROKEN) from exc
+    with _DECODING:
+        return _fit(data, max_pixels)
+
+
+def _fit(data: bytes, max_pixels: int) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            # JPEG only: decode at 1/2, 1/4 or 1/8 scale while that still covers the crop.
+            opened.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
             image = ImageOps.exif_transpose(opened).convert("RGB")
         fitted = ImageOps.fit(image, (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         fitted.save(out, format="JPEG", quality=95)
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels(max_pixels) from exc
     except Exception as exc:
         raise SourceError(texts.INPUT_BROKEN) from exc
     return out.getvalue()

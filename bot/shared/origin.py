@@ -7,15 +7,37 @@ user and locale on one by one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import TYPE_CHECKING, Final
 
 from aiogram.enums import ChatType
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from aiogram.types import CallbackQuery, InlineQuery, Message
+    from aiogram.types import CallbackQuery, InlineQuery, Message, User
 
 GROUPS: Final = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+
+
+def update_key(bot_token: str, update_id: int) -> str:
+    """What names one update across handling it again and across replicas: keyed with the
+    bot's token, so nobody who sees update ids (they count up by one) can predict it, and
+    through it the job and image ids buttons carry. 32 hex digits."""
+    secret = hashlib.sha256(f"imagine-update-key:{bot_token}".encode()).digest()
+    return hmac.new(secret, str(update_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def sender_id(event: object, user: User | None) -> int | None:
+    """Who a request counts as, for limits, language, notices and bans. A message posted on
+    behalf of a chat counts as that chat: an anonymous group admin as the group, a channel
+    as itself. Telegram shows all of them as one shared user each (@GroupAnonymousBot,
+    @Channel_Bot), which would give every anonymous admin and every channel one allowance,
+    one language, and let a banned user escape the ban by posting as a channel."""
+    sender_chat = getattr(event, "sender_chat", None)
+    if sender_chat is not None:
+        return int(sender_chat.id)
+    return user.id if user is not None else None
 
 
 class Origin(BaseModel):
@@ -34,8 +56,8 @@ class Origin(BaseModel):
     # Sent on behalf of the chat itself: an anonymous group admin (Telegram tells bots only
     # that the message comes from the group), who counts as one of its admins.
     as_chat: bool = False
-    # "bot id:update id" of the update that asked: one update makes at most one job, however
-    # often it is handled. Empty where a request comes from no update.
+    # The key of the update that asked (`update_key`): one update makes at
+    # most one job, however often it is handled. Empty where a request comes from no update.
     update: str = ""
     # The request is the user's own message: editing it redraws the picture answering it.
     editable: bool = False
@@ -47,7 +69,7 @@ class Origin(BaseModel):
     @classmethod
     def of_message(cls, message: Message, locale: str, revision: int = 0) -> Origin:
         # A channel or an anonymous admin posting in a group counts as its chat.
-        user_id = message.from_user.id if message.from_user else message.chat.id
+        user_id = sender_id(message, message.from_user) or message.chat.id
         return cls(
             user_id=user_id,
             chat_id=message.chat.id,
