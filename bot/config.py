@@ -166,6 +166,9 @@ class LimitSettings(BaseSettings):
     # messages and refusals all count, so images stay well below that.
     group_rate: str = "12/minute"
     queue_max_depth: int = Field(default=200, ge=1)
+    # Results made but not yet at Telegram (a slow or absent Telegram): past this many, new
+    # requests hear "very busy", so the results stream (RESULTS_MAXLEN) never trims one unsent.
+    results_backlog_max: int = Field(default=2_000, ge=1)
     # A user who keeps hammering hears "slow down" at most this often.
     refusal_interval_s: int = Field(default=5, ge=1)
     admin_ids: IdList = frozenset()

@@ -78,6 +78,10 @@ QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
     namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
+REDIS_MEMORY = Gauge(
+    "redis_memory_bytes", "Redis memory: used, and max (its maxmemory; 0: no limit set), "
+    "read at each scrape.", ["kind"], namespace=NAMESPACE, subsystem="bot",
+)  # fmt: skip
 WORKERS_ALIVE = Gauge(
     "workers_alive", "GPU workers that beat within WORKER_GONE_S, read at each scrape and "
     "health check (NaN: unknown).", namespace=NAMESPACE, subsystem="bot",
@@ -210,10 +214,15 @@ class BotHealth:
         return found
 
     async def read_queue_depth(self) -> None:
+        """The queue depth, and Redis's memory use and limit (INFO memory), at each scrape."""
         try:
             QUEUE_DEPTH.set(int(await asyncio.wait_for(self._redis.llen(self._queue_key), 2)))
+            memory = await asyncio.wait_for(self._redis.info("memory"), 2)
+            REDIS_MEMORY.labels("used").set(float(memory.get("used_memory", "nan")))
+            REDIS_MEMORY.labels("max").set(float(memory.get("maxmemory", 0)))
         except (RedisError, OSError, TimeoutError):
             QUEUE_DEPTH.set(float("nan"))
+            REDIS_MEMORY.labels("used").set(float("nan"))
 
 
 class MetricsEndpoint:

@@ -22,6 +22,7 @@ from bot.intake.consumer import Intake, dispatcher_feed
 from bot.intake.inbox import Inbox
 from bot.intake.polling import Poller
 from bot.lease import ConsumerLease, LeaseHeld
+from common.redis_auth import warn_if_open
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -72,6 +73,7 @@ async def run(settings: Settings) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    warn_if_open(settings.redis.redis_url, log)
     bot = build_bot(settings)
     services = build_services(settings, bot)
     dispatcher = build_dispatcher(services)

@@ -47,5 +47,5 @@ def sweep_started(registry: StartedJobRegistry, handlers: list[Any] | None = Non
             continue
         if reason := foreign(job):
             refuse(job, reason)
-            registry.remove(job)
+            registry.remove_executions(job)
     registry.cleanup(timestamp=cutoff, exception_handlers=handlers)

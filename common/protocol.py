@@ -22,6 +22,12 @@ FAILURE_CALLBACK: Final = "common.failures.on_failure"
 # The error code of a job that waited in the queue longer than QUEUE_WAIT_S: no worker took it.
 NO_WORKER: Final = "no_worker"
 
+# Per-user and per-chat choices (language, chat settings, the licence notice) are kept this
+# long after they were last written, so users who left leave nothing behind for good.
+CHOICES_KEPT_S: Final = 365 * 86_400
+# A chat outside the allow-list is told so again after this long.
+TOLD_KEPT_S: Final = 30 * 86_400
+
 MAX_SEED: Final = 2**32 - 1
 IMAGE_SIZE: Final = 512
 

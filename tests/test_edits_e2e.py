@@ -183,7 +183,8 @@ def test_an_edited_caption_redraws_from_the_same_picture(edits: Stack) -> None:
     downloads = [
         c for c in botapi.calls if c.method == "getFile" and c.params["file_id"] == file_id
     ]
-    assert len(downloads) == 2  # the picture, drawn again from its pixels
+    # Drawn again from the very same pixels, kept once: not downloaded (nor stored) again.
+    assert len(downloads) == 1
     assert len(re.findall(r"img2img=True", worker.output())) >= 2
 
 

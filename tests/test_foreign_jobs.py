@@ -71,7 +71,6 @@ def test_foreign_jobs_run_nothing_and_the_worker_keeps_drawing(
         job.refresh()
         assert job.get_status() == JobStatus.FAILED, job.func_name
         assert f"job {job.id} refused, nothing it names was run" in output
-        assert [r.status for r in _results(client, job.id)] == ["error"]
     client.close()
 
 

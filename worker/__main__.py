@@ -13,6 +13,7 @@ from rq.serializers import JSONSerializer
 from transformers.utils import logging as transformers_logging
 
 from common.protocol import IMAGE_SIZE, Keys
+from common.redis_auth import warn_if_open
 from worker import metrics
 from worker.config import load_settings
 from worker.engine import load_engine, set_engine
@@ -36,6 +37,7 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
+    warn_if_open(settings.redis.redis_url, log)
     # Up before the model loads: a first start downloading weights answers 503, not nothing.
     health = metrics.serve(settings.metrics, settings.redis.redis_url)
     engine = load_engine(settings.model, settings.speed)

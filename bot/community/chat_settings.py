@@ -17,6 +17,7 @@ from redis.exceptions import WatchError
 from bot.community.control import LOCAL_CACHE_S
 from bot.config import Policy
 from bot.shared.languages import LANGUAGES
+from common.protocol import CHOICES_KEPT_S
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -97,7 +98,7 @@ class ChatSettingsStore:
                     await pipe.watch(key)
                     changed = _parse(await pipe.get(key)).model_copy(update=update)
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, changed.model_dump_json())
+                    pipe.set(key, changed.model_dump_json(), ex=CHOICES_KEPT_S)
                     await pipe.execute()
                     break
                 except WatchError:
@@ -110,7 +111,9 @@ class ChatSettingsStore:
         new chat has settings of its own already."""
         raw = await self._redis.get(self._keys.chat_settings(old_chat_id))
         if raw is not None:
-            await self._redis.set(self._keys.chat_settings(new_chat_id), raw, nx=True)
+            await self._redis.set(
+                self._keys.chat_settings(new_chat_id), raw, nx=True, ex=CHOICES_KEPT_S
+            )
             self._cache.pop(new_chat_id, None)
 
     def _update(self, field: str, value: str) -> dict[str, Any] | None:

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from common.protocol import CHOICES_KEPT_S, TOLD_KEPT_S
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -98,7 +100,8 @@ class Community:
         """True exactly once per user: the first time they ask for an image."""
         if self._cached("noticed", user_id) is True:
             return False
-        first = bool(await self._redis.set(self._keys.noticed(user_id), 1, nx=True))
+        key = self._keys.noticed(user_id)
+        first = bool(await self._redis.set(key, 1, nx=True, ex=CHOICES_KEPT_S))
         self._remember(True, "noticed", user_id)
         return first
 
@@ -112,12 +115,12 @@ class Community:
         return locale
 
     async def set_locale(self, user_id: int, locale: str) -> None:
-        await self._redis.set(self._keys.locale(user_id), locale)
+        await self._redis.set(self._keys.locale(user_id), locale, ex=CHOICES_KEPT_S)
         self._remember(locale, "locale", user_id)
 
     async def told_once(self, chat_id: int) -> bool:
         """True the first time only: chats outside the allow-list hear from the bot once."""
-        return bool(await self._redis.set(self._keys.told(chat_id), 1, nx=True))
+        return bool(await self._redis.set(self._keys.told(chat_id), 1, nx=True, ex=TOLD_KEPT_S))
 
     async def count_result(self, status: str) -> None:
         minute = int(time.time() // 60)

@@ -33,11 +33,20 @@ READ_COUNT: Final = 100
 Entry = tuple[bytes, dict[str, Any]]
 RawEntry = tuple[bytes, dict[bytes, bytes] | None]
 
-# KEYS: the inbox, then one marker per update. ARGV: the markers' lifetime, then the updates.
+# Unhandled updates the inbox may hold (a few KB each): past it, recording fails like Redis
+# being away, so polling does not confirm the page and a webhook answers 503: Telegram keeps
+# the updates (24 hours) and offers them again once the bot has caught up.
+INBOX_MAX: Final = 20_000
+
+# KEYS: the inbox, then one marker per update. ARGV: the markers' lifetime, the cap, then
+# the updates.
 _RECORD: Final = """
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+  return redis.error_reply('INBOXFULL the inbox holds ' .. ARGV[2] .. ' unhandled updates')
+end
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[1], '*', 'update', ARGV[i])
+    redis.call('XADD', KEYS[1], '*', 'update', ARGV[i + 1])
   end
 end
 return 0
@@ -51,6 +60,7 @@ class Inbox:
         self._bot_id = bot_id
         self.consumer = consumer
         self._record = redis.register_script(_RECORD)
+        self.max_entries = INBOX_MAX
         self._done: list[bytes] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -64,7 +74,9 @@ class Inbox:
             return
         markers = [self._keys.inbox_seen(f"{self._bot_id}:{u['update_id']}") for u in updates]
         bodies = [json.dumps(update, separators=(",", ":")) for update in updates]
-        await self._record(keys=[self._keys.inbox, *markers], args=[SEEN_TTL_S, *bodies])
+        await self._record(
+            keys=[self._keys.inbox, *markers], args=[SEEN_TTL_S, self.max_entries, *bodies]
+        )
 
     async def ensure_group(self) -> None:
         try:

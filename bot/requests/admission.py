@@ -74,15 +74,17 @@ class Admission:
         self._community = community
         self._blocklist = blocklist
 
-    async def _depth_and_repeat(self, origin: Origin) -> tuple[int, bool]:
-        """The queue depth, and whether the update was handled before and made its job (the
-        bot died before acknowledging it): one round trip for both."""
+    async def _backlog_and_repeat(self, origin: Origin) -> tuple[int, int, bool]:
+        """The queue depth, the results not yet delivered (delivery deletes each entry once
+        Telegram took it), and whether the update was handled before and made its job (the
+        bot died before acknowledging it): one round trip for all three."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.llen(self._keys.queue)
+            pipe.xlen(self._keys.results)
             if origin.update:
                 pipe.exists(self._keys.update_job(origin.update))
             replies = await pipe.execute()
-        return int(replies[0]), any(replies[1:])
+        return int(replies[0]), int(replies[1]), any(replies[2:])
 
     async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused | Repeated:
         """Validate the prompt and take an in-flight slot, or say why not."""
@@ -99,13 +101,15 @@ class Admission:
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):
             return Refused(texts.SLOW_DOWN, tell=False)
-        depth, repeated = await self._depth_and_repeat(origin)
+        depth, undelivered, repeated = await self._backlog_and_repeat(origin)
         if repeated:
             return Repeated()
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
             return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
         job_id = job_id_for(origin)
-        refusal = await self._fair_use.admit(origin, job_id, queue_depth=depth)
+        refusal = await self._fair_use.admit(
+            origin, job_id, queue_depth=depth, undelivered=undelivered
+        )
         if refusal is not None:
             self._fair_use.note_refusal(origin.user_id, refusal)
             return self._refused(refusal, await self._fair_use.may_tell(origin))

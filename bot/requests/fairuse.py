@@ -82,12 +82,17 @@ class FairUse:
     def is_admin(self, user_id: int) -> bool:
         return user_id in self._settings.admin_ids
 
-    async def admit(self, origin: Origin, job_id: str, *, queue_depth: int) -> Refusal | None:
+    async def admit(
+        self, origin: Origin, job_id: str, *, queue_depth: int, undelivered: int = 0
+    ) -> Refusal | None:
         """Check every limit; on success the job holds an in-flight slot and rates are charged."""
         user_id, chat_id, group = origin.user_id, origin.chat_id, origin.group
         # Nothing would ever draw it: say so now, for admins too, rather than queue in vain.
         if self._workers is not None and not await self._workers.alive():
             return Refusal("no_worker", 0)
+        # Admins too: a result trimmed from the stream unsent would never reach anyone.
+        if undelivered >= self._settings.results_backlog_max:
+            return Refusal("queue_full", 60)
         if self.is_admin(user_id):
             await self.hold(user_id, job_id)
             return None

@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from bot.requests.jobs import ImageRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from redis.asyncio import Redis
 
     from bot.config import PlaySettings
@@ -42,8 +44,12 @@ class ImageStore:
         except ValidationError:
             return None
 
-    async def save_source(self, image_id: str, data: bytes) -> str:
-        """Keep an image-to-image input; returns the key the job names."""
-        key = self._keys.source_image(image_id)
-        await self._redis.set(key, data, ex=self._ttl_s)
+    async def keep_source(self, name: str, fetch: Callable[[], Awaitable[bytes]]) -> str:
+        """Keep an image-to-image input under `name` (the picture's unique id), fetching it
+        only when it is not kept already: the same picture edited or sent again is neither
+        downloaded nor stored twice, and its days start again. Returns the key jobs name."""
+        key = self._keys.source_image(name)
+        if await self._redis.expire(key, self._ttl_s):
+            return key
+        await self._redis.set(key, await fetch(), ex=self._ttl_s)
         return key

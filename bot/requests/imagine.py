@@ -127,8 +127,11 @@ class ImagineService:
         """The Redis key of the input image; refused requests never download anything."""
         if ask.picture is None:
             return ask.source
-        data = await fetch_source(self._bot, ask.picture, self._play)
-        return await self._images.save_source(admitted.job_id, data)
+        picture = ask.picture
+        name = f"u-{picture.unique_id}" if picture.unique_id else admitted.job_id
+        return await self._images.keep_source(
+            name, lambda: fetch_source(self._bot, picture, self._play)
+        )
 
     @staticmethod
     def _seeds(ask: Ask, admitted: Admitted) -> tuple[int, ...]:

@@ -1,7 +1,8 @@
 """Image-to-image inputs: the picture a message carries, downloaded, checked and cropped.
 
 The input is cut to 512×512 here, once, so what Redis keeps for the buttons (days) is a small
-JPEG, and every later "regenerate" or "file" starts from exactly the same pixels.
+JPEG (at most `MAX_SOURCE_BYTES`, kept once per distinct picture: `ImageStore.keep_source`),
+and every later "regenerate" or "file" starts from exactly the same pixels.
 
 Decoding is bounded, as anyone can send a small file that decodes to gigabytes: a picture of
 more than `MAX_INPUT_PIXELS` is refused as too large before it is decoded (Pillow's own bomb
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from bot.config import PlaySettings
 
 DECODES_AT_ONCE: Final = 2
+# What one image-to-image input may cost in Redis, and the JPEG qualities tried to get there
+# (pure noise fits at 10).
+MAX_SOURCE_BYTES: Final = 48 * 1024
+QUALITIES: Final = (90, 80, 70, 60, 50, 40, 30, 20, 10, 5)
 _DECODING = threading.BoundedSemaphore(DECODES_AT_ONCE)
 
 
@@ -41,6 +46,9 @@ class Picture:
     file_id: str
     size: int | None
     mime: str | None
+    # Telegram's id of the file itself, the same for everyone and across bots' file ids:
+    # one kept input per distinct picture, however often it is edited or pressed.
+    unique_id: str = ""
 
 
 class SourceError(Exception):
@@ -58,10 +66,12 @@ def picture_of(message: Message | None) -> Picture | None:
         return None
     if message.photo:
         largest = message.photo[-1]
-        return Picture(largest.file_id, largest.file_size, "image/jpeg")
+        return Picture(largest.file_id, largest.file_size, "image/jpeg", largest.file_unique_id)
     if message.document:
         document = message.document
-        return Picture(document.file_id, document.file_size, document.mime_type)
+        return Picture(
+            document.file_id, document.file_size, document.mime_type, document.file_unique_id
+        )
     return None
 
 
@@ -126,10 +136,20 @@ def _fit(data: bytes, max_pixels: int) -> bytes:
             opened.draft("RGB", (IMAGE_SIZE, IMAGE_SIZE))
             image = ImageOps.exif_transpose(opened).convert("RGB")
         fitted = ImageOps.fit(image, (IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
-        out = io.BytesIO()
-        fitted.save(out, format="JPEG", quality=95)
+        encoded = _encode(fitted)
     except Image.DecompressionBombError as exc:
         raise _too_many_pixels(max_pixels) from exc
     except Exception as exc:
         raise SourceError(texts.INPUT_BROKEN) from exc
+    return encoded
+
+
+def _encode(image: Image.Image) -> bytes:
+    """The best JPEG quality that fits `MAX_SOURCE_BYTES`: a photo fits at 90, only noise
+    needs less. The input is kept in Redis for days, once per distinct picture."""
+    for quality in QUALITIES:
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=quality)
+        if out.tell() <= MAX_SOURCE_BYTES:
+            break
     return out.getvalue()
