@@ -1,8 +1,9 @@
-# syntax=docker/dockerfile:1
 # Targets: `bot` (no torch) and `worker`. The worker's torch is the CUDA build from PyPI, or
 # with `--build-arg TORCH_BUILD=cpu` the CPU build from the PyTorch CPU index (no CUDA
 # download); docker-compose.cpu.yml sets that. Dependencies install from the hashed locks in
-# requirements/ (regenerate them with scripts/lock.sh), never from unpinned ranges.
+# requirements/ (regenerate them with scripts/lock.sh), never from unpinned ranges. No
+# `# syntax=` line: it would fetch a frontend image from Docker Hub on every build, and
+# nothing here needs more than the builder's own.
 ARG TORCH_BUILD=cuda
 
 FROM python:3.11-slim AS base
@@ -35,10 +36,12 @@ RUN pip install --require-hashes --no-deps -r requirements/worker.lock && pip ch
 
 FROM base AS worker-deps-cpu
 COPY requirements/torch.txt requirements/worker-cpu.lock requirements/
-# torch alone from the CPU index, at the version of requirements/torch.txt; everything else,
-# torch's own dependencies included, from the hashed lock.
+# torch alone from the CPU index (a mirror of it behind a proxy or offline:
+# `--build-arg TORCH_INDEX_URL=...`), at the version of requirements/torch.txt; everything
+# else, torch's own dependencies included, from the hashed lock.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --no-deps -r requirements/torch.txt \
-        --index-url https://download.pytorch.org/whl/cpu \
+        --index-url "${TORCH_INDEX_URL}" \
     && pip install --require-hashes --no-deps -r requirements/worker-cpu.lock && pip check
 
 FROM worker-deps-${TORCH_BUILD} AS worker

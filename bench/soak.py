@@ -117,8 +117,9 @@ def drive(soak: Soak, requests: int, seed: int) -> Counter[str]:
         if kind == "edit" and prompts:
             chat, message_id = rng.choice(prompts)
             botapi.edit_message(chat, message_id, f"/imagine a lake, take {n}")
-        elif kind == "button" and prompts:
-            chat, message_id = rng.choice(prompts)
+        elif kind == "button" and len(prompts) > 20:
+            # An older prompt: its photo has most likely arrived by now.
+            chat, message_id = rng.choice(prompts[:-20])
             photo = soak.photo_reply(chat, message_id)
             if photo is None:
                 kind = "text"
@@ -139,7 +140,11 @@ def drive(soak: Soak, requests: int, seed: int) -> Counter[str]:
             botapi.push_inline_query(f"a comet {n}", user_id=user)
         elif kind == "language":
             botapi.push_message(user, rng.choice(("/language ru", "/language en")))
-        if kind in ("text",) or (kind in ("edit", "button") and not prompts):
+        if (
+            kind == "text"
+            or (kind == "edit" and not prompts)
+            or (kind == "button" and len(prompts) <= 20)
+        ):
             kind = "text"
             message = botapi.push_message(user, f"/imagine a kite number {n}")
             prompts.append((user, message["message_id"]))

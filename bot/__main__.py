@@ -23,13 +23,18 @@ def main() -> int:
     except ValidationError as exc:
         # pydantic lists which variables are wrong; the values themselves stay out of the log.
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
-        logging.getLogger("bot").error("invalid or missing settings: %s", fields)
+        logging.getLogger("bot").error(
+            "invalid or missing settings: %s (set them in .env or the environment; see "
+            ".env.example and README, Settings)",
+            fields,
+        )
         return 2
     redaction.install(
         redaction.secret_forms(
             settings.telegram.bot_token.get_secret_value(),
             settings.redis.redis_url,
             settings.webhook.webhook_secret.get_secret_value(),
+            settings.redis.redis_password.get_secret_value(),
         )
     )
     try:

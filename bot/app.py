@@ -100,8 +100,9 @@ class Services:
 def build_services(settings: Settings, bot: Bot) -> Services:
     url = settings.redis.redis_url
     # Timeouts keep a Redis that stops answering from hanging a handler.
-    sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-    async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
+    auth = settings.redis.client_options()
+    sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, **auth)
+    async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, **auth)
     keys = Keys(settings.queue)
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
     budget = SendBudget(async_redis, keys, settings.pacing)

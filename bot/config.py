@@ -21,6 +21,10 @@ from common.config import BOT_METRICS_PORT, ENV, MetricsSettings, QueueSettings,
 OFFICIAL_API_URL = "https://api.telegram.org"
 
 
+# A bot token as @BotFather gives it: the bot's id, a colon, the secret (35 characters).
+_BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
+
+
 class TelegramSettings(BaseSettings):
     """How the bot reaches the Bot API."""
 
@@ -31,6 +35,15 @@ class TelegramSettings(BaseSettings):
     telegram_api_url: str = OFFICIAL_API_URL
     polling_timeout_s: int = Field(default=30, ge=0, le=60)
     request_timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        # "123456:ABC...", as @BotFather gives it; checked here so that an empty or mangled
+        # token is one line naming BOT_TOKEN, not aiogram's traceback. The value never shows.
+        if _BOT_TOKEN.fullmatch(value.get_secret_value()) is None:
+            raise ValueError("not a bot token from @BotFather")
+        return value
 
 
 # What Telegram accepts as a webhook's secret_token.

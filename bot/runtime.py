@@ -73,7 +73,7 @@ async def run(settings: Settings) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    warn_if_open(settings.redis.redis_url, log)
+    warn_if_open(settings.redis, log)
     bot = build_bot(settings)
     services = build_services(settings, bot)
     dispatcher = build_dispatcher(services)
@@ -83,6 +83,7 @@ async def run(settings: Settings) -> None:
         settings.redis.redis_url,
         socket_connect_timeout=5,
         socket_timeout=settings.delivery.read_block_ms / 1000 + 10,
+        **settings.redis.client_options(),
     )
     wording = Wording(settings.prompts.caption_footer, services.i18n)
     sender = ResultSender(

@@ -6,9 +6,9 @@ sections it needs in its factory (`bot.config.load_settings`, `worker.config.loa
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV: SettingsConfigDict = SettingsConfigDict(
@@ -22,6 +22,15 @@ class RedisSettings(BaseSettings):
     model_config = ENV
 
     redis_url: str = "redis://localhost:6379/0"
+    # Given on its own, not inside the URL: any characters work as they are (a password in
+    # the URL must be URL-encoded, and `/`, `#` or `?` there break it). Wins over one in
+    # the URL.
+    redis_password: SecretStr = SecretStr("")
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for `Redis.from_url(redis_url, ...)`."""
+        password = self.redis_password.get_secret_value()
+        return {"password": password} if password else {}
 
 
 class QueueSettings(BaseSettings):

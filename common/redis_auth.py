@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from common.config import RedisSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-def open_to_others(redis_url: str) -> str | None:
+def open_to_others(redis_url: str, password: str = "") -> str | None:
     """The host of a Redis reached without a password, unless it is this machine."""
     parts = urlsplit(redis_url)
-    if parts.scheme == "unix" or parts.password:
+    if parts.scheme == "unix" or parts.password or password:
         return None
     host = (parts.hostname or "localhost").lower()
     if host in LOOPBACK_NAMES:
@@ -31,8 +35,8 @@ def open_to_others(redis_url: str) -> str | None:
     return host
 
 
-def warn_if_open(redis_url: str, log: logging.Logger) -> None:
-    host = open_to_others(redis_url)
+def warn_if_open(redis: RedisSettings, log: logging.Logger) -> None:
+    host = open_to_others(redis.redis_url, redis.redis_password.get_secret_value())
     if host is not None:
         log.warning(
             "Redis at %s lets this process in without a password: set REDIS_PASSWORD "

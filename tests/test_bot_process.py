@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from testing.support import ROOT, TOKEN
 
 
@@ -30,8 +32,13 @@ def test_building_the_bot_does_not_import_torch() -> None:
     assert "heavy: []" in out.stdout
 
 
-def test_missing_token_is_a_clear_error_without_traceback(tmp_path: object) -> None:
+@pytest.mark.parametrize("token", [None, "", "not-a-token", "123456:short"])
+def test_missing_token_is_a_clear_error_without_traceback(
+    tmp_path: object, token: str | None
+) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    if token is not None:
+        env["BOT_TOKEN"] = token
     out = subprocess.run(
         [sys.executable, "-m", "bot"],
         cwd=str(tmp_path),
@@ -41,5 +48,8 @@ def test_missing_token_is_a_clear_error_without_traceback(tmp_path: object) -> N
         timeout=60,
     )
     assert out.returncode == 2
-    assert "invalid or missing settings: BOT_TOKEN" in out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.strip()]
+    assert "invalid or missing settings: BOT_TOKEN (set them in .env" in line
     assert "Traceback" not in out.stderr
+    if token:
+        assert token not in out.stderr

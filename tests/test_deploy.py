@@ -118,8 +118,10 @@ def test_healthchecks_ask_healthz_on_the_published_metrics_port(
     assert _seconds(check["start_period"]) >= start_s
     assert compose["environment"]["METRICS_PORT"] == port
     assert compose["environment"]["METRICS_HOST"] == "0.0.0.0"
-    # Published for a Prometheus on the host, on its loopback only.
-    assert compose["ports"] == [f"127.0.0.1:{port}:{port}"]
+    # Published for a Prometheus on the host, on its loopback only, at a host port an
+    # operator can move (a second stack on one host).
+    variable = f"{service.upper()}_METRICS_HOST_PORT"
+    assert compose["ports"] == [f"127.0.0.1:${{{variable}:-{port}}}:{port}"]
     steps = _stages({})[IMAGES[service]]
     assert Step("EXPOSE", str(port)) in steps
     (healthcheck,) = [s.args for s in steps if s.keyword == "HEALTHCHECK"]
@@ -135,19 +137,47 @@ def test_redis_stays_on_the_internal_network_with_the_cpu_override_too() -> None
         assert not {"ports", "networks", "volumes"} & set(service)
 
 
+def test_no_build_fetches_from_docker_hub_beyond_its_base_images() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert not dockerfile.startswith("# syntax=")
+    steps = _stages({})["worker-deps-cpu"]
+    args = [s.args for s in steps if s.keyword == "ARG" and s.args.startswith("TORCH_INDEX")]
+    assert args == ["TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"]
+
+
+def test_redis_steps_down_to_its_own_user() -> None:
+    # The image's entrypoint drops root for its `redis` user; a bare redis-server would not.
+    command = _compose()["services"]["redis"]["command"]
+    assert command.split("'")[1].startswith("exec docker-entrypoint.sh redis-server ")
+
+
+def test_redis_has_a_memory_limit_and_never_evicts() -> None:
+    redis = _compose()["services"]["redis"]
+    command = (
+        " ".join(redis["command"]) if isinstance(redis["command"], list) else redis["command"]
+    )
+    assert '--maxmemory "$$REDIS_MAXMEMORY"' in command
+    assert "--maxmemory-policy noeviction" in command
+    assert redis["environment"]["REDIS_MAXMEMORY"] == "${REDIS_MAXMEMORY:-1gb}"
+
+
 def test_cpu_override_builds_cpu_torch_and_reserves_no_gpu() -> None:
     worker = _compose("docker-compose.cpu.yml")["services"]["worker"]
-    assert worker["build"]["args"] == {"TORCH_BUILD": "cpu"}
+    assert worker["build"]["args"] == {
+        "TORCH_BUILD": "cpu",
+        "TORCH_INDEX_URL": "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}",
+    }
     assert worker["deploy"] is RESET
     assert worker["environment"]["DEVICE"] == "cpu"
     bot = _compose("docker-compose.cpu.yml")["services"]["bot"]
     assert bot["environment"]["JOB_TIMEOUT_S"] == worker["environment"]["JOB_TIMEOUT_S"]
+    assert _compose()["services"]["worker"]["environment"]["DEVICE"] == "cuda"
     gpu = _compose()["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert gpu[0]["capabilities"] == ["gpu"]
     installs = {build: _installs(build) for build in TORCH_BUILDS}
     assert installs["cuda"] == ["--require-hashes --no-deps -r requirements/worker.lock"]
     assert installs["cpu"] == [
-        "--no-deps -r requirements/torch.txt --index-url https://download.pytorch.org/whl/cpu",
+        '--no-deps -r requirements/torch.txt --index-url "${TORCH_INDEX_URL}"',
         "--require-hashes --no-deps -r requirements/worker-cpu.lock",
     ]
 

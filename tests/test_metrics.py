@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import texts
 from bot.metrics import BotHealth, serve
 from bot.requests.workers import CACHE_S, Workers
-from common.config import MetricsSettings, QueueSettings
+from common.config import MetricsSettings, QueueSettings, RedisSettings
 from testing.faults import wait_until
 from testing.jobs import KEYS
 from testing.support import ROOT, free_port
@@ -97,6 +97,8 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
         assert value(after, name, **labels) - value(bot, name, **labels) == 1, (name, labels)
     assert value(after, "imagine_bot_failures_total", kind="send_deferred") == 0
     assert value(after, "imagine_bot_queue_depth") == 0
+    assert value(after, "imagine_bot_redis_memory_bytes", kind="used") > 0
+    assert ("imagine_bot_redis_memory_bytes", frozenset({("kind", "max")})) in after
     worker_after = observed.scrape("worker")
     for name in (
         "imagine_worker_images_total",
@@ -148,7 +150,9 @@ def test_healthz_follows_redis_down_and_back(observed: Observed) -> None:
 
 def test_worker_is_not_ready_before_its_model_is_warm(redis_url: str) -> None:
     port = free_port()
-    health = worker_metrics.serve(MetricsSettings(metrics_port=port), redis_url)
+    health = worker_metrics.serve(
+        MetricsSettings(metrics_port=port), RedisSettings(redis_url=redis_url)
+    )
     url = f"http://127.0.0.1:{port}/healthz"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)

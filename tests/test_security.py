@@ -21,7 +21,7 @@ from rq import Callback, Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from bot import texts
-from common.config import QueueSettings
+from common.config import QueueSettings, RedisSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, Keys, Result
 from testing.harness import BotUnderTest, environment
 from testing.support import ROOT, TOKEN, free_port
@@ -155,7 +155,10 @@ def test_compose_keeps_redis_on_the_internal_network() -> None:
     assert compose["networks"]["internal"]["internal"] is True
     for service in ("bot", "worker"):
         assert "internal" in compose["services"][service]["networks"]
-        assert "${REDIS_PASSWORD" in compose["services"][service]["environment"]["REDIS_URL"]
+        environment = compose["services"][service]["environment"]
+        # The password apart from the URL, so that any character in it works.
+        assert environment["REDIS_URL"] == "redis://redis:6379/0"
+        assert environment["REDIS_PASSWORD"] == "${REDIS_PASSWORD:-}"
     assert "--appendonly yes" in store["command"]
 
 
@@ -165,7 +168,16 @@ def _run_compose_redis(tmp_path: Path, password: str) -> tuple[subprocess.Popen[
     argv = shlex.split(_compose()["services"]["redis"]["command"].replace("$$", "$"))
     port = free_port()
     argv[-1] += f" --port {port} --bind 127.0.0.1 --dir {tmp_path} --save ''"
-    env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": password}
+    # The image's entrypoint steps down to its redis user, then runs the rest: here, just that.
+    entrypoint = tmp_path / "bin" / "docker-entrypoint.sh"
+    entrypoint.parent.mkdir()
+    entrypoint.write_text('#!/bin/sh\nexec "$@"\n')
+    entrypoint.chmod(0o755)
+    env = {
+        "PATH": f"{entrypoint.parent}:{os.environ['PATH']}",
+        "REDIS_PASSWORD": password,
+        "REDIS_MAXMEMORY": "64mb",
+    }
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
@@ -181,23 +193,50 @@ def _run_compose_redis(tmp_path: Path, password: str) -> tuple[subprocess.Popen[
     return proc, port
 
 
-def _compose_url(port: int, password: str) -> str:
+def _client(port: int, password: str) -> redis.Redis:
+    """A client as the bot and worker make one from compose's environment."""
     url = _compose()["services"]["bot"]["environment"]["REDIS_URL"]
-    return url.replace("${REDIS_PASSWORD:-}", password).replace(
-        "@redis:6379", f"@127.0.0.1:{port}"
+    settings = RedisSettings(
+        redis_url=url.replace("redis:6379", f"127.0.0.1:{port}"), redis_password=password
     )
+    return redis.Redis.from_url(settings.redis_url, **settings.client_options())
 
 
-@pytest.mark.parametrize("password", [REDIS_PASSWORD, ""])
+# What `openssl rand -base64` gives, and worse: none of it may need escaping.
+AWKWARD = "a/b#c?d@e:f%2Fg h+=" + REDIS_PASSWORD
+
+
+@pytest.mark.parametrize("password", [REDIS_PASSWORD, AWKWARD, ""])
 def test_compose_redis_password_comes_from_the_environment(tmp_path: Path, password: str) -> None:
     proc, port = _run_compose_redis(tmp_path, password)
     try:
-        assert redis.Redis.from_url(_compose_url(port, password)).ping()
+        assert _client(port, password).ping()
         if password:
             with pytest.raises(redis.AuthenticationError):
                 redis.Redis(port=port).ping()
             with pytest.raises(redis.AuthenticationError):
-                redis.Redis.from_url(_compose_url(port, "wrong")).ping()
+                _client(port, "wrong").ping()
+            policy = _client(port, password).config_get("maxmemory*")
+            assert (policy["maxmemory"], policy["maxmemory-policy"]) == ("67108864", "noeviction")
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("module", ["bot", "worker"])
+def test_redis_elsewhere_without_a_password_is_warned_about_at_start(
+    spawn: Spawner, botapi: FakeBotAPI, tiny_model: Path, module: str
+) -> None:
+    elsewhere = "redis://redis-elsewhere.invalid:6379/0"
+    if module == "bot":
+        process = spawn.bot(elsewhere, botapi)
+    else:
+        process = spawn.worker(elsewhere, tiny_model)
+    process.wait_for_output(
+        r"Redis at redis-elsewhere\.invalid lets this process in without a password: "
+        r"set REDIS_PASSWORD",
+        timeout=60,
+    )
+    process.stop()
+    assert process.output().count("without a password") == 1
+    _assert_no_secrets(process.output())

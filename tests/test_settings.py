@@ -20,18 +20,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_bot_settings_defaults_and_secret_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOT_TOKEN", "123:secret-token")
+    monkeypatch.setenv("BOT_TOKEN", "123:secret-token-of-the-bot-1234")
     settings = load_bot_settings()
     assert settings.telegram.telegram_api_url == OFFICIAL_API_URL
     assert settings.redis.redis_url == "redis://localhost:6379/0"
-    assert settings.telegram.bot_token.get_secret_value() == "123:secret-token"
+    assert settings.telegram.bot_token.get_secret_value() == "123:secret-token-of-the-bot-1234"
     assert "secret-token" not in repr(settings)
     assert settings.prompts.prompt_max_length == 500
 
 
 def test_bot_settings_read_env_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
-        "BOT_TOKEN=1:abc\nTELEGRAM_API_URL=http://127.0.0.1:8081\nQUEUE_NAME=q2\n"
+        "BOT_TOKEN=1:abcdefghijklmnopqrstuvwxyz\nTELEGRAM_API_URL=http://127.0.0.1:8081\nQUEUE_NAME=q2\n"
     )
     monkeypatch.setenv("REDIS_URL", "redis://redis:6379/3")
     settings = load_bot_settings()
@@ -69,6 +69,6 @@ def test_worker_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_storage_chats_are_one_or_several_ids_in_order(
     monkeypatch: pytest.MonkeyPatch, raw: str, chats: tuple[int, ...]
 ) -> None:
-    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("BOT_TOKEN", "1:abcdefghijklmnopqrstuvwxyz")
     monkeypatch.setenv("STORAGE_CHAT_ID", raw)
     assert load_bot_settings().play.storage_chat_id == chats

@@ -20,6 +20,7 @@ from worker.engine import load_engine, set_engine
 from worker.heartbeat import Heartbeat
 from worker.lifecycle import DEVICE_FAILED, run_worker
 from worker.safety import load_checker, set_checker
+from worker.startup import StartupError
 
 log = logging.getLogger("worker")
 
@@ -37,14 +38,18 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
-    warn_if_open(settings.redis.redis_url, log)
+    warn_if_open(settings.redis, log)
     # Up before the model loads: a first start downloading weights answers 503, not nothing.
-    health = metrics.serve(settings.metrics, settings.redis.redis_url)
-    engine = load_engine(settings.model, settings.speed)
+    health = metrics.serve(settings.metrics, settings.redis)
+    try:
+        engine = load_engine(settings.model, settings.speed)
+        # The classifier shares the pipeline's device and precision; on CUDA each batch size
+        # is warmed up (kernels are picked per shape), elsewhere one image is enough.
+        checker = load_checker(settings.safety, engine.device, engine.pipe.unet.dtype)
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     set_engine(engine)
-    # The classifier shares the pipeline's device and precision; on CUDA each batch size is
-    # warmed up (kernels are picked per shape), elsewhere one image is enough.
-    checker = load_checker(settings.safety, engine.device, engine.pipe.unet.dtype)
     set_checker(checker)
     if settings.model.warmup:
         if checker is not None:
@@ -60,12 +65,13 @@ def main() -> int:
                 done.peak_bytes / 2**30,
             )
     health.set_ready()
-    connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5)
+    auth = settings.redis.client_options()
+    connection = Redis.from_url(settings.redis.redis_url, socket_connect_timeout=5, **auth)
     queue = Queue(settings.queue.queue_name, connection=connection, serializer=JSONSerializer)
     # A client of its own: RQ tunes its connection's socket timeout to its blocking reads, and
     # a connection the beat opened in that pool first would time those reads out.
     beat_connection = Redis.from_url(
-        settings.redis.redis_url, socket_connect_timeout=5, socket_timeout=5
+        settings.redis.redis_url, socket_connect_timeout=5, socket_timeout=5, **auth
     )
     heartbeat = Heartbeat(beat_connection, Keys(settings.queue), settings.queue.worker_gone_s)
     heartbeat.start()

@@ -29,6 +29,7 @@ from worker.fastpath import (
     tune,
 )
 from worker.graphs import Graphs, WarmUp, buckets
+from worker.startup import StartupError, check_source, loading
 from worker.step import OneStep, Step, image_to_image_step, seeded_noise, text_to_image_step
 from worker.textcache import PromptEmbeddings
 
@@ -194,7 +195,13 @@ class Engine:
 def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> Engine:
     """Load the pipeline with `from_pretrained` (hub id or local directory) onto the device."""
     speed = speed or SpeedSettings()
-    device = resolve_device(settings.device)
+    try:
+        device = resolve_device(settings.device)
+    except RuntimeError as exc:
+        raise StartupError(
+            f"{exc}: install a driver the image's CUDA build supports (README, Quick start), "
+            "or set DEVICE=cpu"
+        ) from exc
     dtype = resolve_dtype(settings.dtype, device)
     kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
     variant = settings.model_variant
@@ -204,9 +211,13 @@ def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> 
     if variant:
         kwargs["variant"] = variant
     if settings.vae_id:
-        kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, dtype=dtype)
+        check_source("VAE_ID", settings.vae_id)
+        with loading("VAE_ID", settings.vae_id):
+            kwargs["vae"] = AutoencoderKL.from_pretrained(settings.vae_id, dtype=dtype)
     log.info("loading %s on %s as %s; %r", settings.model_id, device, dtype, speed)
-    pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
+    check_source("MODEL_ID", settings.model_id)
+    with loading("MODEL_ID", settings.model_id):
+        pipe = AutoPipelineForText2Image.from_pretrained(settings.model_id, **kwargs)
     pipe.to(device)
     vae_dtype = resolve_vae_dtype(settings.vae_dtype, dtype, pipe.vae.config.force_upcast, device)
     # Module.to: diffusers' own `to` warns on every dtype cast.

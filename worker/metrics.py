@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from common.metrics import NAMESPACE, PORT_TAKEN, Problems, serve_in_thread
 
 if TYPE_CHECKING:
-    from common.config import MetricsSettings
+    from common.config import MetricsSettings, RedisSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,11 @@ def observe_generation(seconds: float, images: int) -> None:
 class WorkerHealth:
     """Ready once the model is loaded and warm, and while Redis answers."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis: RedisSettings) -> None:
         # A client of its own with short timeouts: a check must answer while a job runs.
-        self._redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        self._redis = Redis.from_url(
+            redis.redis_url, socket_connect_timeout=2, socket_timeout=2, **redis.client_options()
+        )
         self._ready = threading.Event()
         self._failed = ""
 
@@ -81,9 +83,9 @@ class WorkerHealth:
         return found
 
 
-def serve(settings: MetricsSettings, redis_url: str) -> WorkerHealth:
+def serve(settings: MetricsSettings, redis: RedisSettings) -> WorkerHealth:
     """Start answering `/metrics` and `/healthz` (503 until `set_ready`); off at port 0."""
-    health = WorkerHealth(redis_url)
+    health = WorkerHealth(redis)
     if settings.metrics_port:
         try:
             serve_in_thread(settings.metrics_host, settings.metrics_port, health.problems)

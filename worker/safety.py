@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
+from worker.startup import check_source, loading
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -161,8 +163,12 @@ def load_checker(
         log.warning("SAFETY_MODEL_ID is empty: pictures are not checked")
         return None
     log.info("loading safety model %s on %s", settings.safety_model_id, device)
-    model = AutoModelForImageClassification.from_pretrained(settings.safety_model_id, dtype=dtype)
-    processor = AutoImageProcessor.from_pretrained(settings.safety_model_id)
+    check_source("SAFETY_MODEL_ID", settings.safety_model_id)
+    with loading("SAFETY_MODEL_ID", settings.safety_model_id):
+        model = AutoModelForImageClassification.from_pretrained(
+            settings.safety_model_id, dtype=dtype
+        )
+        processor = AutoImageProcessor.from_pretrained(settings.safety_model_id)
     return SafetyChecker(model.to(device), processor, settings.labels, settings.safety_threshold)
 
 
