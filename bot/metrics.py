@@ -78,6 +78,11 @@ QUEUE_DEPTH = Gauge(
     "queue_depth", "Jobs waiting in the queue, read from Redis at each scrape (NaN: unknown).",
     namespace=NAMESPACE, subsystem="bot",
 )  # fmt: skip
+BACKLOG = Gauge(
+    "backlog", "Entries waiting in a stream: inbox (updates not yet handled) and results "
+    "(made, not yet at Telegram), read at each scrape.", ["stream"], namespace=NAMESPACE,
+    subsystem="bot",
+)  # fmt: skip
 REDIS_MEMORY = Gauge(
     "redis_memory_bytes", "Redis memory: used, and max (its maxmemory; 0: no limit set), "
     "read at each scrape.", ["kind"], namespace=NAMESPACE, subsystem="bot",
@@ -188,9 +193,12 @@ class BotHealth:
         queue_key: str,
         loops: list[asyncio.Task[None]],
         workers: Workers | None = None,
+        streams: dict[str, str] | None = None,
     ) -> None:
         self._redis, self._queue_key, self._loops = redis, queue_key, loops
         self._workers = workers
+        # Stream keys by the name the backlog gauge shows them under.
+        self._streams = streams or {}
 
     async def remarks(self) -> list[str]:
         """What is wrong beyond the bot itself; also updates `workers_alive`."""
@@ -217,6 +225,8 @@ class BotHealth:
         """The queue depth, and Redis's memory use and limit (INFO memory), at each scrape."""
         try:
             QUEUE_DEPTH.set(int(await asyncio.wait_for(self._redis.llen(self._queue_key), 2)))
+            for stream, key in self._streams.items():
+                BACKLOG.labels(stream).set(await asyncio.wait_for(self._redis.xlen(key), 2))
             memory = await asyncio.wait_for(self._redis.info("memory"), 2)
             REDIS_MEMORY.labels("used").set(float(memory.get("used_memory", "nan")))
             REDIS_MEMORY.labels("max").set(float(memory.get("maxmemory", 0)))

@@ -123,7 +123,10 @@ async def run(settings: Settings) -> None:
     tasks: list[asyncio.Task[None]] = []
     # Filled once the bot is known to Telegram; health reads the list as it is then.
     loops: list[asyncio.Task[None]] = []
-    health = metrics.BotHealth(services.redis, services.keys.queue, loops, services.workers)
+    streams = {"inbox": services.keys.inbox, "results": services.keys.results}
+    health = metrics.BotHealth(
+        services.redis, services.keys.queue, loops, services.workers, streams
+    )
     endpoint = await metrics.serve(settings.metrics, health)
     hook: web.AppRunner | None = None
     try:

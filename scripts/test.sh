@@ -11,6 +11,10 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "redis-server is needed: apt-get install -y redis-server" >&2
   exit 1
 fi
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "promtool is needed (the alert rules' tests): apt-get install -y prometheus" >&2
+  exit 1
+fi
 
 venv=${VENV:-.venv}
 python=${PYTHON:-python3.11}

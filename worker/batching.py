@@ -39,7 +39,7 @@ from worker.claims import ClaimRenewal
 from worker.engine import get_engine
 from worker.faults import free_memory, is_device_failure, is_out_of_memory
 from worker.jobs import Outcome, discard_outcome, store_outcome
-from worker.metrics import observe_generation
+from worker.metrics import observe_generation, observe_queue_wait
 from worker.safety import checked
 
 if TYPE_CHECKING:
@@ -114,6 +114,8 @@ class BatchWorker(SimpleWorker):
             self.set_state(WorkerStatus.IDLE)
             return
         jobs = [job, *self._take_waiting(queue)]
+        for each in jobs:
+            observe_queue_wait(each)
         executions = [self.prepare_execution(each) for each in jobs]
         for each in jobs:
             # As BaseWorker.perform_job does: status STARTED, out of the intermediate queue.

@@ -12,13 +12,17 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+import torch
 from prometheus_client import Counter, Gauge, Histogram
 from redis import Redis
 from redis.exceptions import RedisError
+from rq.utils import now
 
 from common.metrics import NAMESPACE, PORT_TAKEN, Problems, serve_in_thread
 
 if TYPE_CHECKING:
+    from rq.job import Job
+
     from common.config import MetricsSettings, RedisSettings
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,16 @@ IMAGES = Counter("images", "Images made.", namespace=NAMESPACE, subsystem="worke
 READY = Gauge(
     "ready", "1 once the model is loaded and warmed up.", namespace=NAMESPACE, subsystem="worker"
 )
+QUEUE_WAIT = Histogram(
+    "queue_wait_seconds", "From a job's enqueueing to this worker taking it.",
+    namespace=NAMESPACE, subsystem="worker",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180),
+)  # fmt: skip
+# Set after each engine call on CUDA (absent elsewhere): allocated now, the peak, the card.
+GPU_MEMORY = Gauge(
+    "gpu_memory_bytes", "GPU memory: allocated, peak (since start) and total of the device.",
+    ["kind"], namespace=NAMESPACE, subsystem="worker",
+)  # fmt: skip
 # Counted by the image safety check, one verdict per image (e.g. "safe", "blocked"); defined
 # here so dashboards and alerts can rely on the name.
 SAFETY_VERDICTS = Counter(
@@ -48,6 +62,16 @@ def observe_generation(seconds: float, images: int) -> None:
     GENERATION.observe(seconds)
     BATCH_SIZE.observe(images)
     IMAGES.inc(images)
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
+        device = torch.cuda.current_device()
+        GPU_MEMORY.labels("allocated").set(torch.cuda.memory_allocated(device))
+        GPU_MEMORY.labels("peak").set(torch.cuda.max_memory_allocated(device))
+        GPU_MEMORY.labels("total").set(torch.cuda.get_device_properties(device).total_memory)
+
+
+def observe_queue_wait(job: Job) -> None:
+    if job.enqueued_at is not None:
+        QUEUE_WAIT.observe(max(0.0, (now() - job.enqueued_at).total_seconds()))
 
 
 class WorkerHealth:
