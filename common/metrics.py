@@ -50,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == METRICS_PATH:
-            body, content_type = exposition()
+            body, content_type = self.server.render()
             status = int(HTTPStatus.OK)
         elif path == HEALTH_PATH:
             status, text = health_answer(self.server.check())
@@ -71,17 +71,29 @@ class _Handler(BaseHTTPRequestHandler):
 class _MetricsServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], check: Callable[[], Problems]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        check: Callable[[], Problems],
+        render: Callable[[], tuple[bytes, str]],
+    ) -> None:
         super().__init__(address, _Handler)
         self.check = check
+        self.render = render
 
 
-def serve_in_thread(host: str, port: int, check: Callable[[], Problems]) -> ThreadingHTTPServer:
+def serve_in_thread(
+    host: str,
+    port: int,
+    check: Callable[[], Problems],
+    render: Callable[[], tuple[bytes, str]] = exposition,
+) -> ThreadingHTTPServer:
     """Serve `/metrics` and `/healthz` from daemon threads, for a process that is not asyncio.
+    `render` makes the `/metrics` body (this process's registry unless given).
 
     Raises OSError when the port is taken; the caller decides whether that is fatal.
     """
-    server = _MetricsServer((host, port), check)
+    server = _MetricsServer((host, port), check, render)
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
     log.info(LISTENING, host, server.server_port)

@@ -1,4 +1,5 @@
-"""`python -m worker`: load the pipeline once, warm it up, then run jobs in this process."""
+"""`python -m worker`: load the pipeline once, warm it up, then run jobs in this process;
+or, with `WORKER_GPUS` / `WORKER_PROCESSES`, supervise one such process per device."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from worker.heartbeat import Heartbeat
 from worker.lifecycle import DEVICE_FAILED, run_worker
 from worker.safety import load_checker, set_checker
 from worker.startup import StartupError
+from worker.supervisor import devices, supervise
 
 log = logging.getLogger("worker")
 
@@ -38,6 +40,13 @@ def main() -> int:
         fields = ", ".join(".".join(map(str, err["loc"])).upper() for err in exc.errors())
         log.error("invalid settings: %s", fields)
         return 2
+    try:
+        labels = devices(settings.supervisor)
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    if labels:  # each worker it starts warns about Redis itself
+        return supervise(settings, labels)
     warn_if_open(settings.redis, log)
     # Up before the model loads: a first start downloading weights answers 503, not nothing.
     health = metrics.serve(settings.metrics, settings.redis)

@@ -90,6 +90,17 @@ class SafetySettings(BaseSettings):
         return [label.strip() for label in self.safety_labels.split(",") if label.strip()]
 
 
+class SupervisorSettings(BaseSettings):
+    """One worker process per GPU (`worker/supervisor.py`); empty: one worker, this process."""
+
+    model_config = ENV
+
+    # `all` (every visible CUDA device) or device indexes, "0,1,3".
+    worker_gpus: str = ""
+    # N worker processes without devices of their own (CPU hosts, tests); 0: none.
+    worker_processes: int = Field(default=0, ge=0, le=64)
+
+
 class WorkerMetricsSettings(MetricsSettings):
     metrics_port: int = Field(default=WORKER_METRICS_PORT, ge=0, le=65_535)
 
@@ -102,6 +113,7 @@ class Settings:
     redis: RedisSettings
     queue: QueueSettings
     metrics: WorkerMetricsSettings
+    supervisor: SupervisorSettings
 
 
 def load_settings() -> Settings:
@@ -113,4 +125,5 @@ def load_settings() -> Settings:
         redis=RedisSettings(),
         queue=QueueSettings(),
         metrics=WorkerMetricsSettings(),
+        supervisor=SupervisorSettings(),
     )

@@ -4,12 +4,13 @@ Telegram lets a bot post about 20 messages a minute in one group or channel, and
 costs one per picture: one storage chat serves five 4-picture answers a minute. With several
 (`STORAGE_CHAT_ID=id1,id2,...`) each upload goes to the first of them, starting from a
 different one per job, that has room right now (pacing manner "try"); only when none has
-does it wait its turn in one of them, like any result. Each storage chat adds five answers a
+does it wait for the soonest turn and try them all again. Each storage chat adds five answers a
 minute, up to the bot's total send pace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import BufferedInputFile, InlineQueryResultCachedPhoto, InputMediaPhoto
 
 from bot import texts
-from bot.outbound.pacing import SendSkipped, manner
+from bot.outbound.pacing import RESULT_WAIT_S, PaceWait, SendSkipped, manner
 from bot.play.inline import article
 
 if TYPE_CHECKING:
@@ -79,27 +80,32 @@ def _order(storage: tuple[int, ...], job: str) -> tuple[int, ...]:
 async def _upload_somewhere(
     bot: Bot, chats: tuple[int, ...], pictures: tuple[Picture, ...]
 ) -> list[str]:
-    """Upload to the first chat with room now; when none has, wait for the turn that comes
-    soonest (which may raise `PaceWait`, handed to the sender, which tries them all again).
-    A chat that refuses the bot (removed from it, a wrong id) is logged and passed over, so
-    one bad id does not stop the rest."""
-    refusal: TelegramBadRequest | TelegramForbiddenError | None = None
-    waits: dict[int, float] = {}
-    for chat in chats:
-        try:
-            with manner("try"):
-                return await _upload(bot, chat, pictures)
-        except SendSkipped as exc:
-            waits[chat] = exc.wait_s
-        except TelegramRetryAfter as exc:
-            waits[chat] = float(exc.retry_after)
-        except (TelegramBadRequest, TelegramForbiddenError) as exc:
-            log.error("storage chat %s refused an upload: %s", chat, exc)
-            refusal = exc
-    if not waits:
-        assert refusal is not None  # chats is never empty
-        raise refusal
-    return await _upload(bot, min(waits, key=waits.__getitem__), pictures)
+    """Upload to the first chat with room now. When none has, wait for the turn that comes
+    soonest (at most `RESULT_WAIT_S`, else `PaceWait` hands the wait to the sender) and try
+    them all again: deliveries run side by side, and another may take that very turn. A chat
+    that refuses the bot (removed from it, a wrong id) is logged and passed over, so one bad
+    id does not stop the rest."""
+    while True:
+        refusal: TelegramBadRequest | TelegramForbiddenError | None = None
+        waits: list[float] = []
+        for chat in chats:
+            try:
+                with manner("try"):
+                    return await _upload(bot, chat, pictures)
+            except SendSkipped as exc:
+                waits.append(exc.wait_s)
+            except TelegramRetryAfter as exc:
+                waits.append(float(exc.retry_after))
+            except (TelegramBadRequest, TelegramForbiddenError) as exc:
+                log.error("storage chat %s refused an upload: %s", chat, exc)
+                refusal = exc
+        if not waits:
+            assert refusal is not None  # chats is never empty
+            raise refusal
+        soonest = max(0.05, min(waits))
+        if soonest > RESULT_WAIT_S:
+            raise PaceWait(soonest)
+        await asyncio.sleep(soonest)
 
 
 async def _upload(bot: Bot, chat_id: int, pictures: tuple[Picture, ...]) -> list[str]:
