@@ -68,7 +68,9 @@ class RedisServer:
 class Process:
     """`python -m bot` or `python -m worker`, with its output kept in a log file."""
 
-    def __init__(self, module: str, env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, module: str, env: dict[str, str], workdir: Path, *, args: list[str] | None = None
+    ) -> None:
         self.module = module
         self.log_path = workdir / f"{module}-{time.monotonic_ns()}.log"
         self._log: IO[bytes] = self.log_path.open("wb")
@@ -78,7 +80,7 @@ class Process:
         )
         # The working directory is a temp dir so no developer's .env is picked up.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *(args or [])],
             env=full_env,
             cwd=workdir,
             stdout=self._log,

@@ -42,6 +42,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         username: str = "ImagineTestBot",
         first_name: str = "Imagine Test Bot",
         port: int = 0,
+        host: str = "127.0.0.1",
         flood: Flood | None = None,
     ) -> None:
         self.token = token
@@ -54,6 +55,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         self.errors: list[BaseException] = []  # bugs inside the fake itself, for debugging
         self._ctx = Context(self.state, self.bot_user)
         self._port = port
+        self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -136,7 +138,7 @@ class FakeBotAPI(PushMixin, InspectMixin):
         # Binding the socket ourselves is the public way to learn an ephemeral port.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._port))
+        sock.bind((self._host, self._port))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         pusher = webhook.WebhookPusher(self.state, lambda: self._new_update)
