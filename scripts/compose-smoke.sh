@@ -4,7 +4,8 @@
 #      classifier with save_pretrained (inside the worker image) and mount them read-only;
 #   2. bring up Redis (with a password full of `/#?+=`), the bot, the worker and the test Bot API
 #      server (testing/botapi) in a container; wait for every healthcheck;
-#   3. /imagine from a user: a 512x512 photo comes back as a reply to it;
+#   3. /imagine from a user: a 512x512 photo comes back as a reply to it, and both processes'
+#      metrics, on the host's loopback, count it;
 #   4. with the worker frozen, a second /imagine is queued, Redis is killed (SIGKILL) and
 #      started again, the worker thaws: the queued job survives and its photo comes back;
 #   5. tear the stack down (containers, volumes, the models); the images stay as build cache.
@@ -96,6 +97,21 @@ done
 step "/imagine: a 512x512 photo replies to the prompt"
 first=$(driver push --chat "$CHAT" "/imagine a red fox in the snow")
 driver photo --chat "$CHAT" --reply-to "$first" --timeout 180
+
+step "metrics on the host's loopback: the picture counted by both processes"
+metric() {
+  python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+url, name = sys.argv[1], sys.argv[2]
+lines = urllib.request.urlopen(url, timeout=10).read().decode().splitlines()
+values = [float(line.split()[-1]) for line in lines if line.startswith(name + " ")]
+print(values[0] if values else 0)
+PY
+}
+sent=$(metric "http://127.0.0.1:${BOT_METRICS_HOST_PORT}/metrics" imagine_bot_pictures_sent_total)
+made=$(metric "http://127.0.0.1:${WORKER_METRICS_HOST_PORT}/metrics" imagine_worker_images_total)
+echo "bot: pictures sent $sent; worker: images made $made"
+[ "${sent%.*}" -ge 1 ] && [ "${made%.*}" -ge 1 ] || { echo "FAIL: the picture was not counted"; exit 1; }
 
 step "a queued job survives a Redis restart"
 rcli() { compose exec -T redis sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning "$@"' rcli "$@"; }
