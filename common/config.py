@@ -16,6 +16,11 @@ ENV: SettingsConfigDict = SettingsConfigDict(
 )
 
 
+# The longest wait between tries while Redis is away, in the bot and the worker alike: a PING
+# is nothing to Redis, and the first user after it is back waits no longer than this.
+REDIS_RETRY_MAX_S: Final = 5.0
+
+
 class RedisSettings(BaseSettings):
     """Where the queue and the results stream live."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,6 +93,26 @@ async def app(
 
 SpawnFn = Callable[..., Process]
 
+# The processes the running test started, for its failure report.
+_STARTED: list[Process] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _STARTED.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the output of every bot and worker it started: an
+    intermittent failure on CI is then explained by the run itself."""
+    report: pytest.TestReport = yield
+    if report.failed and report.when == "call":
+        for process in _STARTED:
+            report.sections.append((f"output of {process.module}", process.output()[-6000:]))
+    return report
+
 
 class Spawner:
     """Starts `python -m bot` / `python -m worker`; `close` stops everything it started."""
@@ -106,6 +126,7 @@ class Spawner:
         env = {"metrics_port": "0", **env}
         process = Process(module, {k.upper(): v for k, v in env.items()}, self.workdir)
         self.started.append(process)
+        _STARTED.append(process)
         return process
 
     def worker(self, redis_url: str, model: Path, module: str = "worker", **env: str) -> Process:

@@ -3,6 +3,7 @@ processes reconnect by themselves, and users asking meanwhile hear "temporarily 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import redis
@@ -15,6 +16,11 @@ from tests.conftest import Spawner, _start_botapi
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+# Redis back, the first photo: the processes' longest wait between tries (5 s), the drawing
+# and a margin for a loaded machine.
+RECONNECT_WITHIN_S = 9.0
+OUTAGE_S = 20.0
 
 
 def _job_records(url: str) -> int:
@@ -74,6 +80,38 @@ def test_redis_restart_loses_no_job_and_both_processes_come_back(
         assert photos(botapi, 5004) == []
         assert "results stream unavailable" in bot.output()
         assert bot.proc.poll() is None and worker.proc.poll() is None
+    finally:
+        spawn.close()
+        botapi.stop()
+        store.stop()
+
+
+def test_after_a_long_outage_the_first_prompt_is_drawn_within_seconds(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """Both processes wait for Redis with backoff; a long outage must not leave either asleep
+    for half a minute after Redis is back, while the first user waits."""
+    store = RedisServer(tmp_path, appendonly=True).start()
+    botapi = _start_botapi()
+    spawn = Spawner(tmp_path)
+    try:
+        spawn.worker(store.url, tiny_model, warmup="false")
+        spawn.bot(store.url, botapi)
+        botapi.push_message(5101, "/imagine a fox before the outage", user_id=5101)
+        botapi.wait_for(lambda c: c.chat_id == 5101 and c.method == "sendPhoto", timeout=60)
+
+        store.stop()
+        # The fault is the outage's length: backoffs doubling from 1 s without a bound
+        # would be asleep for 16 s (after 1 + 2 + 4 + 8) when Redis comes back.
+        time.sleep(OUTAGE_S)
+        store.start()
+        back = time.monotonic()
+        botapi.push_message(5102, "/imagine a fox after the outage", user_id=5102)
+        botapi.wait_for(lambda c: c.chat_id == 5102 and c.method == "sendPhoto", timeout=60)
+        waited = time.monotonic() - back
+
+        assert waited < RECONNECT_WITHIN_S, f"the first photo came {waited:.1f} s after Redis"
+        assert len(photos(botapi, 5102)) == 1
     finally:
         spawn.close()
         botapi.stop()

@@ -33,6 +33,7 @@ from rq.worker.base import WorkerStatus
 from rq.worker_registration import clean_worker_registry
 
 from common.clock import sweep_started
+from common.config import REDIS_RETRY_MAX_S
 from common.protocol import JOB_FUNCTION, GenerationRequest
 from common.trusted import foreign, refuse
 from worker.claims import ClaimRenewal
@@ -67,6 +68,9 @@ def _request(job: Job) -> GenerationRequest | None:
 class BatchWorker(SimpleWorker):
     """A SimpleWorker (the warm pipeline stays in this process) that runs up to `max_batch`
     waiting jobs as one engine call, holding claims of `abandon_after_s` on them meanwhile."""
+
+    # RQ's own wait between tries while Redis is away would double up to a minute.
+    max_connection_wait_time = REDIS_RETRY_MAX_S
 
     def __init__(
         self, *args: Any, max_batch: int = 1, abandon_after_s: int = 30, **kwargs: Any

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 from rq.serializers import JSONSerializer
 
+from common.config import REDIS_RETRY_MAX_S
 from worker.batching import BatchWorker
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("worker")
 
-MAX_BACKOFF_S = 30.0
 # Exit status after a CUDA error that broke the device (`worker.faults`): restart me.
 DEVICE_FAILED = 3
 
@@ -56,7 +56,7 @@ def run_worker(
                 backoff = 1.0
         if _wait_for_redis(connection, backoff):
             return 0
-        backoff = min(MAX_BACKOFF_S, backoff * 2)
+        backoff = min(REDIS_RETRY_MAX_S, backoff * 2)
 
 
 def _wait_for_redis(connection: Redis, first_delay: float) -> bool:
@@ -78,7 +78,7 @@ def _wait_for_redis(connection: Redis, first_delay: float) -> bool:
             connection.ping()
         except RedisError as exc:
             log.warning("Redis still unreachable: %s", exc)
-            delay = min(MAX_BACKOFF_S, delay * 2)
+            delay = min(REDIS_RETRY_MAX_S, delay * 2)
         else:
             log.info("Redis is back")
             return False

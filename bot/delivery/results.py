@@ -27,6 +27,7 @@ from bot.delivery.sending import KEEP_ALIVE_S
 from bot.requests.jobs import JobContext
 from bot.shared.outcome import Outcome
 from bot.shared.running import Running, honour_cancellation
+from common.config import REDIS_RETRY_MAX_S
 from common.protocol import Result
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUP: Final = "bot"
-MAX_BACKOFF_S: Final = 30.0
 # Results being sent at once; a slow chat (429) must not hold up everyone else's.
 MAX_IN_FLIGHT: Final = 64
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -104,7 +104,7 @@ class ResultDelivery:
             except RedisError as exc:
                 log.warning("results stream unavailable (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                backoff = min(REDIS_RETRY_MAX_S, backoff * 2)
 
     async def _catch_up(self) -> None:
         """Deliver this consumer's entries read before but never acknowledged."""

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bot.intake.inbox import READ_COUNT
 from bot.shared.running import Running, honour_cancellation
+from common.config import REDIS_RETRY_MAX_S
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 # under the Redis client's connection pool, which the handlers share.
 MAX_HANDLING: Final = 64
 MAX_DELIVERIES: Final = 5
-MAX_BACKOFF_S: Final = 30.0
 # Held updates have their idle time reset this often (or a third of CLAIM_IDLE_S, if less).
 KEEP_ALIVE_S: Final = 10.0
 
@@ -104,7 +104,7 @@ class Intake:
             except RedisError as exc:
                 log.warning("inbox unavailable (%s); retrying in %.0f s", exc, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                backoff = min(REDIS_RETRY_MAX_S, backoff * 2)
 
     async def sweep(self) -> None:
         """Take over updates left pending by consumers that are gone, until cancelled."""
