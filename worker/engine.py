@@ -28,7 +28,9 @@ from worker.fastpath import (
     to_png,
     tune,
 )
+from worker.faults import free_memory, is_device_failure
 from worker.graphs import Graphs, WarmUp, buckets
+from worker.metrics import CUDA_GRAPHS
 from worker.startup import StartupError, check_source, loading
 from worker.step import OneStep, Step, image_to_image_step, seeded_noise, text_to_image_step
 from worker.textcache import PromptEmbeddings
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_PROMPT = "a lighthouse on a cliff at sunset"
+# A replayed graph runs the same kernels as the eager step: beyond rounding it must not
+# differ (in 0-255 levels, per pixel and channel).
+GRAPH_TOLERANCE = 2
 
 
 class Engine:
@@ -55,6 +60,7 @@ class Engine:
         jpeg_quality: int = 95,
         speed: SpeedSettings | None = None,
         decoder: Decoder | None = None,
+        graphs: Graphs | None = None,
     ) -> None:
         self.pipe, self.device = pipe, device
         self.speed = speed or SpeedSettings()
@@ -71,10 +77,11 @@ class Engine:
         self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
         self._image_steps: dict[float, Step] = {}
         self.buckets = buckets(self.speed.max_batch)
-        use_graphs = device.type == "cuda" and self.speed.cuda_graphs
-        self.graphs = Graphs(device) if use_graphs else None
+        if graphs is None and device.type == "cuda" and self.speed.cuda_graphs:
+            graphs = Graphs(device)
+        self.graphs = graphs
         # Compiled kernels are specialised per batch size, so batches pad up to a bucket too.
-        self._padded = use_graphs or self.speed.compile != "off"
+        self._padded = graphs is not None or self.speed.compile != "off"
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
         """Text-to-image JPEGs, in request order, each from its own seed."""
@@ -124,14 +131,16 @@ class Engine:
         self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
     ) -> torch.Tensor:
         name, fn = self._function(requests[0], source is not None)
-        inputs = self._inputs(requests, source)
+        inputs, shared = self._inputs(requests, source)
         if self.graphs is not None and (out := self.graphs.run(name, inputs)) is not None:
             return out
         rows = len(requests)
         if self._padded:
             size = next(b for b in self.buckets if b >= rows)
+            split = len(inputs) - shared
             # Padding rows repeat the last request; their images are computed and dropped.
-            inputs = [torch.cat([x, x[-1:].expand(size - rows, *x.shape[1:])]) for x in inputs]
+            padded = [torch.cat([x, x[-1:].expand(size - rows, *x.shape[1:])]) for x in inputs]
+            inputs = padded[:split] + inputs[split:]
         return fn(*inputs)[:rows]
 
     def _function(
@@ -147,19 +156,21 @@ class Engine:
 
     def _inputs(
         self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
-    ) -> list[torch.Tensor]:
-        """What the step function takes; only these change between calls of one shape."""
+    ) -> tuple[list[torch.Tensor], int]:
+        """What the step function takes (only these change between calls of one shape), and
+        how many of them, last, are shared by every row rather than one row per request."""
         embeds, pooled = self.text.encode([r.prompt for r in requests])
         scale, channels = self.step.vae_scale, self.pipe.unet.config.in_channels
         shape = (1, channels, requests[0].height // scale, requests[0].width // scale)
         generators = [torch.Generator(self.device).manual_seed(r.seed) for r in requests]
         if source is None:
-            return [seeded_noise(generators, shape, self.pipe.unet.dtype), embeds, pooled]
+            return [seeded_noise(generators, shape, self.pipe.unet.dtype), embeds, pooled], 0
         # As diffusers' img2img: each generator samples its latent first, then its noise; the
         # sample is drawn in float32, as diffusers' upcast encoder draws it.
         eps = seeded_noise(generators, shape, torch.float32).to(source.dtype)
         noise = seeded_noise(generators, shape, self.pipe.unet.dtype)
-        return [noise, embeds, pooled, source.expand(len(requests), -1, -1, -1), eps]
+        # The input image stays one row: encoded once, its latent broadcast to every row.
+        return [noise, embeds, pooled, eps, source], 1
 
     @torch.inference_mode()
     def warm_up(self) -> list[WarmUp]:
@@ -176,20 +187,54 @@ class Engine:
                 for row in range(size)
             ]
             if self.graphs is not None:
-                self._capture(self.graphs, requests)
+                self._capture_checked(self.graphs, requests)
             self.generate(requests)
             cuda = self.device.type == "cuda"
             peak = torch.cuda.max_memory_allocated(self.device) if cuda else 0
             done.append(WarmUp(size, time.perf_counter() - started, peak))
+        CUDA_GRAPHS.set(1 if self.graphs is not None else 0)
         return done
 
-    def _capture(self, graphs: Graphs, requests: list[GenerationRequest]) -> None:
-        """Text-to-image and image-to-image graphs for this batch of default-sized requests."""
+    def _capture_checked(self, graphs: Graphs, requests: list[GenerationRequest]) -> None:
+        """Capture this bucket's graphs and check each replay against the eager step; on any
+        failure or mismatch the engine goes on without graphs (slower, never wrong). A CUDA
+        error that broke the device is raised: only a restart helps then."""
+        try:
+            problem = self._capture(graphs, requests)
+        except Exception as exc:
+            if is_device_failure(exc):
+                raise
+            problem = f"capturing batch {len(requests)} failed: {exc!r}"
+        if problem is None:
+            return
+        self.graphs = None
+        self._padded = self.speed.compile != "off"
+        graphs.release()
+        if self.device.type == "cuda":
+            # A capture that failed halfway may leave work queued; an error here means the
+            # context is gone, and it propagates.
+            torch.cuda.synchronize(self.device)
+        free_memory()
+        log.warning("CUDA graphs off, the step runs eagerly: %s", problem)
+
+    def _capture(self, graphs: Graphs, requests: list[GenerationRequest]) -> str | None:
+        """Text-to-image and image-to-image graphs for this batch of default-sized requests,
+        each replayed once beside the eager step on the same inputs; what differs, if any."""
         shape = (1, 3, IMAGE_SIZE, IMAGE_SIZE)
         gray = torch.zeros(shape, device=self.device, dtype=self.pipe.vae.dtype)
         for source in (None, gray):
             name, fn = self._function(requests[0], source is not None)
-            graphs.capture(name, fn, self._inputs(requests, source))
+            inputs, shared = self._inputs(requests, source)
+            graph = graphs.capture(name, fn, inputs, shared)
+            replayed = to_pixels(graph(inputs))
+            eager = to_pixels(fn(*inputs))
+            differs = int((replayed.int() - eager.int()).abs().max())
+            if differs > GRAPH_TOLERANCE:
+                return (
+                    f"the {name} graph at batch {len(requests)} differs from the eager step "
+                    f"by up to {differs} of 255"
+                )
+        return None
 
 
 def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> Engine:

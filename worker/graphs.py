@@ -9,13 +9,11 @@ never replayed concurrently, so sharing one pool costs the memory of the largest
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
 
 # Eager runs on a side stream before capture: cuDNN's autotuning and lazy initialisation
 # (cuBLAS handles, workspaces) must not happen inside the graph.
@@ -40,15 +38,18 @@ class WarmUp:
 
 
 class Graph:
-    """`fn` captured for inputs shaped like `example` (the batch size is the first dimension)."""
+    """`fn` captured for inputs shaped like `example`: the batch size is the first dimension of
+    each input but the last `shared`, which every row uses whole (one input image)."""
 
     def __init__(
         self,
         fn: Callable[..., torch.Tensor],
         example: Sequence[torch.Tensor],
         pool: Any,
+        shared: int = 0,
     ) -> None:
         self.inputs = [tensor.clone() for tensor in example]
+        self.shared = shared
         side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -64,36 +65,66 @@ class Graph:
         return int(self.inputs[0].shape[0])
 
     def fits(self, inputs: Sequence[torch.Tensor]) -> bool:
-        """Same shapes and dtypes apart from the batch size, which may be smaller (padding)."""
-        return len(inputs[0]) <= self.batch and all(
-            (given.shape[1:], given.dtype) == (static.shape[1:], static.dtype)
-            for given, static in zip(inputs, self.inputs, strict=True)
+        """Same shapes and dtypes apart from the batch size, which may be smaller (padding);
+        shared inputs exactly as captured."""
+        split = len(self.inputs) - self.shared
+        return (
+            len(inputs) == len(self.inputs)
+            and len(inputs[0]) <= self.batch
+            and all(
+                (given.shape[1:], given.dtype) == (static.shape[1:], static.dtype)
+                for given, static in zip(inputs[:split], self.inputs[:split], strict=True)
+            )
+            and all(
+                (given.shape, given.dtype) == (static.shape, static.dtype)
+                for given, static in zip(inputs[split:], self.inputs[split:], strict=True)
+            )
         )
 
     def __call__(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         rows = len(inputs[0])
+        split = len(self.inputs) - self.shared
         # Rows past `rows` keep an earlier call's values: computed, then dropped.
-        for static, given in zip(self.inputs, inputs, strict=True):
+        for static, given in zip(self.inputs[:split], inputs[:split], strict=True):
             static[:rows].copy_(given)
-        self.graph.replay()
+        for static, given in zip(self.inputs[split:], inputs[split:], strict=True):
+            static.copy_(given)
+        self.replay()
         return self.output[:rows]
+
+    def replay(self) -> None:
+        self.graph.replay()
+
+
+# How a graph is made: `Graph` on CUDA; tests give stand-ins (a capture that raises, a graph
+# that answers wrongly) to drive the engine's decisions on the CPU.
+Capture = Callable[[Callable[..., torch.Tensor], Sequence[torch.Tensor], Any, int], Graph]
 
 
 class Graphs:
     """Captured graphs by function name, smallest batch first."""
 
-    def __init__(self, device: torch.device) -> None:
-        if device.type != "cuda" or not torch.cuda.is_available():
-            raise RuntimeError(f"CUDA graphs need a CUDA device, not {device}")
-        self._pool = torch.cuda.graph_pool_handle()
+    def __init__(self, device: torch.device, capture: Capture | None = None) -> None:
+        self._pool: Any = None
+        if capture is None:
+            if device.type != "cuda" or not torch.cuda.is_available():
+                raise RuntimeError(f"CUDA graphs need a CUDA device, not {device}")
+            self._pool = torch.cuda.graph_pool_handle()
+        self._capture: Capture = capture or Graph
         self._graphs: dict[str, list[Graph]] = {}
 
     def capture(
-        self, name: str, fn: Callable[..., torch.Tensor], example: Sequence[torch.Tensor]
-    ) -> None:
+        self,
+        name: str,
+        fn: Callable[..., torch.Tensor],
+        example: Sequence[torch.Tensor],
+        shared: int = 0,
+    ) -> Graph:
+        graph = self._capture(fn, example, self._pool, shared)
         graphs = self._graphs.setdefault(name, [])
-        graphs.append(Graph(fn, example, self._pool))
-        graphs.sort(key=lambda graph: graph.batch)
+        graphs.append(graph)
+        graphs.sort(key=lambda each: each.batch)
+        return graph
 
     def sizes(self, name: str) -> list[int]:
         return [graph.batch for graph in self._graphs.get(name, [])]
@@ -104,3 +135,7 @@ class Graphs:
             if graph.fits(inputs):
                 return graph(inputs)
         return None
+
+    def release(self) -> None:
+        """Forget every graph: their memory goes back to the allocator's cache."""
+        self._graphs.clear()

@@ -45,6 +45,11 @@ QUEUE_WAIT = Histogram(
     namespace=NAMESPACE, subsystem="worker",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180),
 )  # fmt: skip
+CUDA_GRAPHS = Gauge(
+    "cuda_graphs", "1 while the single step replays CUDA graphs; 0 when it runs eagerly (not "
+    "CUDA, CUDA_GRAPHS=false, or a capture that failed or did not match the eager step).",
+    namespace=NAMESPACE, subsystem="worker",
+)  # fmt: skip
 # Set after each engine call on CUDA (absent elsewhere): allocated now, the peak, the card.
 GPU_MEMORY = Gauge(
     "gpu_memory_bytes", "GPU memory: allocated, peak (since start) and total of the device.",

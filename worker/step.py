@@ -105,18 +105,19 @@ class OneStep:
         return self.decode(self.x0(sample, embeds, pooled, self.text_step))
 
     def image_to_image(self, step: Step) -> Callable[..., torch.Tensor]:
-        """The function of (noise, embeds, pooled, pixels, eps) that makes images from input
-        pixels in [-1, 1]: encode, noise to `step`, one step, decode.
+        """The function of (noise, embeds, pooled, eps, pixels) that makes images from one
+        input image's pixels in [-1, 1]: encode, noise to `step`, one step, decode.
 
-        `eps` samples the encoder's latent distribution (diffusers' latent_dist.sample).
+        `eps` samples the encoder's latent distribution (diffusers' latent_dist.sample), a row
+        per image; `pixels` is the one input (batch 1), encoded once for every row.
         """
 
         def run(
             noise: torch.Tensor,
             embeds: torch.Tensor,
             pooled: torch.Tensor,
-            pixels: torch.Tensor,
             eps: torch.Tensor,
+            pixels: torch.Tensor,
         ) -> torch.Tensor:
             dist = self.encoder.encode(pixels).latent_dist
             latents = (dist.mean + dist.std * eps).to(noise.dtype)
