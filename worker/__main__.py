@@ -62,7 +62,7 @@ def main() -> int:
     set_checker(checker)
     if settings.model.warmup:
         if checker is not None:
-            sizes = range(1, settings.speed.max_batch + 1) if engine.device.type == "cuda" else [1]
+            sizes = range(1, engine.max_batch + 1) if engine.device.type == "cuda" else [1]
             log.info(
                 "safety warm-up took %.0f ms", checker.warm_up(list(sizes), IMAGE_SIZE, IMAGE_SIZE)
             )
@@ -89,7 +89,7 @@ def main() -> int:
         # Jobs run in this process (a SimpleWorker): RQ's default Worker forks per job, which
         # would throw the warm pipeline away (and CUDA cannot be used in a forked child). Jobs
         # waiting together run as one pipeline call, up to MAX_BATCH.
-        code = run_worker(connection, queue, settings.queue, max_batch=settings.speed.max_batch)
+        code = run_worker(connection, queue, settings.queue, max_batch=engine.max_batch)
         if code == DEVICE_FAILED:
             health.set_failed("the GPU failed; restarting")
             log.error("exiting with status %d so that the supervisor restarts the worker", code)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
@@ -50,15 +50,18 @@ class SpeedSettings(BaseSettings):
 
     model_config = ENV
 
-    # Jobs waiting together run as one call; 1 turns batching off. 4 keeps the defaults (UNet
-    # float16, bfloat16 VAE, a graph per bucket) within a 12 GB GPU; raise it on larger cards.
-    max_batch: int = Field(default=4, ge=1, le=32)
+    # Jobs waiting together run as one call; 1 turns batching off. `auto`: from the GPU's free
+    # memory after loading (`worker.devices.resolve_max_batch`), 4 elsewhere.
+    max_batch: Annotated[int, Field(ge=1, le=32)] | Literal["auto"] = "auto"
     # Capture each batch size's UNet-to-pixels work in a CUDA graph at warm-up (CUDA only).
     cuda_graphs: bool = True
-    # NHWC tensors let cuDNN pick its fastest convolutions; ignored on the CPU where NCHW wins.
-    channels_last: bool = True
+    # NHWC tensors let cuDNN pick its fastest convolutions (CUDA only), but PyTorch's CUDA
+    # GroupNorm works in NCHW and copies each of the decoder's 30 GroupNorm inputs out and
+    # back; an eager run on an H200 was 9 % faster at batch 4-8 with this and fused QKV off,
+    # so both stay off until bench/gpu_check.py's A/B says otherwise.
+    channels_last: bool = False
     # One matmul instead of three for q, k and v in every attention block.
-    fuse_qkv: bool = True
+    fuse_qkv: bool = False
     # torch.compile the UNet and the VAE. Off by default: the CUDA graphs remove the launch
     # overhead without it, while compiling takes minutes at start (once per batch size) and
     # depends on the exact torch/Triton build.

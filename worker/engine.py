@@ -18,7 +18,7 @@ from diffusers import AutoencoderKL, AutoPipelineForText2Image
 
 from common.protocol import IMAGE_SIZE, GenerationRequest
 from worker.config import SpeedSettings
-from worker.devices import resolve_device, resolve_dtype, resolve_vae_dtype
+from worker.devices import resolve_device, resolve_dtype, resolve_max_batch, resolve_vae_dtype
 from worker.fastpath import (
     Decoder,
     JpegEncoder,
@@ -76,7 +76,12 @@ class Engine:
             pipe.vae.encoder = compiled(pipe.vae.encoder, self.speed.compile)
         self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
         self._image_steps: dict[float, Step] = {}
-        self.buckets = buckets(self.speed.max_batch)
+        # `auto` from the memory the loaded models left free.
+        tiny = decoder is not None and not isinstance(decoder, AutoencoderKL)
+        self.max_batch, self.max_batch_source = resolve_max_batch(
+            self.speed.max_batch, device, tiny
+        )
+        self.buckets = buckets(self.max_batch)
         if graphs is None and device.type == "cuda" and self.speed.cuda_graphs:
             graphs = Graphs(device)
         self.graphs = graphs
@@ -268,7 +273,9 @@ def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> 
     # Module.to: diffusers' own `to` warns on every dtype cast.
     torch.nn.Module.to(pipe.vae, dtype=vae_dtype)
     decoder = load_tiny_decoder(speed.tiny_vae_id, dtype, device) if speed.tiny_vae else None
-    return Engine(pipe, device, settings.jpeg_quality, speed, decoder)
+    engine = Engine(pipe, device, settings.jpeg_quality, speed, decoder)
+    log.info("batches of up to %d: %s", engine.max_batch, engine.max_batch_source)
+    return engine
 
 
 _engine: Engine | None = None
