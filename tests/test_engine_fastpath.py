@@ -1,4 +1,5 @@
-"""The worker's fast path on the tiny pipeline: batching, the text cache, fusion, tiny VAE."""
+"""The worker's fast path on the tiny pipeline: batching, the text cache, fusion, tiny VAE, and
+the JPEG encoder's GPU path with its Pillow fallback (a stand-in for nvJPEG on the CPU)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from common.protocol import GenerationRequest
 from testing.synthetic import build_tiny_decoder
 from worker.config import ModelSettings, SpeedSettings
 from worker.engine import Engine, load_engine
+from worker.fastpath import JpegEncoder
 from worker.graphs import buckets
 
 if TYPE_CHECKING:
@@ -128,3 +130,80 @@ def test_compiled_engines_pad_every_call_to_a_warmed_size(
     assert images.shape[0] == 3
     assert sizes == {"unet": [4], "text_encoder": [3], "text_encoder_2": [3]}
     _close(images, engine.pixels(requests))
+
+
+@pytest.fixture
+def cpu() -> torch.device:
+    return torch.device("cpu")
+
+
+def _gpu_stand_in(calls: list[int]) -> Any:
+    """torchvision.io.encode_jpeg's contract (a list of CHW uint8 tensors in, a list of 1-D
+    uint8 JPEG tensors out), made with Pillow on the CPU."""
+
+    def encode(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
+        calls.append(len(images))
+        out = []
+        for image in images:
+            buffer = io.BytesIO()
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(buffer, "JPEG", quality=quality)
+            out.append(torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8))
+        return out
+
+    return encode
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        return image.size
+
+
+PICTURES = torch.randint(0, 256, (2, 3, 64, 48), dtype=torch.uint8)
+
+
+def test_a_working_gpu_encoder_passes_the_probe_and_encodes(cpu: torch.device) -> None:
+    calls: list[int] = []
+    encoder = JpegEncoder(90, True, cpu, gpu_encode=_gpu_stand_in(calls))
+    encoder.probe()
+    assert encoder.on_gpu and calls == [1]
+    assert [_jpeg_size(data) for data in encoder.encode(PICTURES)] == [(48, 64)] * 2
+    assert calls == [1, 2]
+
+
+def test_a_gpu_encoder_that_cannot_work_is_replaced_by_pillow_at_the_probe(
+    cpu: torch.device, caplog: pytest.LogCaptureFixture
+) -> None:
+    def cpu_only_build(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
+        raise RuntimeError("encode_jpeg: torchvision was not compiled with CUDA support")
+
+    encoder = JpegEncoder(90, True, cpu, gpu_encode=cpu_only_build)
+    with caplog.at_level("WARNING", logger="worker.fastpath"):
+        encoder.probe()
+    assert not encoder.on_gpu
+    assert "GPU JPEG encoding failed" in caplog.text and "Pillow" in caplog.text
+    assert [_jpeg_size(data) for data in encoder.encode(PICTURES)] == [(48, 64)] * 2
+
+
+def test_a_gpu_encoder_failing_later_falls_back_for_that_call_too(cpu: torch.device) -> None:
+    calls: list[int] = []
+    working = _gpu_stand_in(calls)
+
+    def fails_second_time(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
+        if calls:
+            raise NotImplementedError("no nvJPEG kernel for this device")
+        return working(images, quality)
+
+    encoder = JpegEncoder(90, True, cpu, gpu_encode=fails_second_time)
+    encoder.probe()
+    assert encoder.on_gpu
+    assert len(encoder.encode(PICTURES)) == 2 and not encoder.on_gpu
+
+
+def test_a_broken_device_while_encoding_is_not_papered_over(cpu: torch.device) -> None:
+    def broken(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    encoder = JpegEncoder(90, True, cpu, gpu_encode=broken)
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        encoder.probe()

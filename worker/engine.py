@@ -183,6 +183,7 @@ class Engine:
 
         On the CPU without compile one image is enough (nothing there depends on the shape).
         """
+        self.jpeg.probe()
         done: list[WarmUp] = []
         for size in self.buckets if self._padded else [1]:
             started = time.perf_counter()

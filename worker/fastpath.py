@@ -14,6 +14,8 @@ from diffusers import AutoencoderKL, AutoencoderTiny
 from diffusers.models.attention_processor import FusedAttnProcessor2_0
 from PIL import Image
 
+from worker.faults import is_device_failure
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -79,13 +81,25 @@ def to_png(pixels: torch.Tensor) -> list[bytes]:
 
 
 class JpegEncoder:
-    """Pillow in a few threads (it releases the GIL while encoding), or nvJPEG on the GPU."""
+    """Pillow in a few threads (it releases the GIL while encoding), or nvJPEG on the GPU.
 
-    def __init__(self, quality: int, gpu: bool, device: torch.device) -> None:
+    nvJPEG needs torchvision built for the CUDA of torch; one that cannot encode on this
+    device (a CPU-only build, a mismatched one) is found by `probe` at warm-up, or by the
+    first encode that fails, and Pillow takes over for good.
+    """
+
+    def __init__(
+        self,
+        quality: int,
+        gpu: bool,
+        device: torch.device,
+        gpu_encode: Callable[..., Any] | None = None,
+    ) -> None:
         self.quality = quality
+        self._device = device
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jpeg")
-        self._gpu_encode: Callable[..., Any] | None = None
-        if gpu and device.type == "cuda":
+        self._gpu_encode: Callable[..., Any] | None = gpu_encode if gpu else None
+        if gpu and gpu_encode is None and device.type == "cuda":
             try:
                 io_module = importlib.import_module("torchvision.io")
                 self._gpu_encode = io_module.encode_jpeg
@@ -96,11 +110,23 @@ class JpegEncoder:
     def on_gpu(self) -> bool:
         return self._gpu_encode is not None
 
+    def probe(self) -> None:
+        """Encode one small picture on the device now, so a GPU encoder that cannot work is
+        replaced by Pillow before the first user's picture."""
+        if self._gpu_encode is not None:
+            self.encode(torch.zeros((1, 3, 16, 16), dtype=torch.uint8, device=self._device))
+
     def encode(self, pixels: torch.Tensor) -> list[bytes]:
         """uint8 NCHW images (on any device) to JPEG bytes, in order."""
         if self._gpu_encode is not None:
-            encoded = self._gpu_encode(list(pixels), quality=self.quality)
-            return [bytes(data.cpu().numpy().tobytes()) for data in encoded]
+            try:
+                encoded = self._gpu_encode(list(pixels), quality=self.quality)
+                return [bytes(data.cpu().numpy().tobytes()) for data in encoded]
+            except (RuntimeError, NotImplementedError) as exc:
+                if is_device_failure(exc):
+                    raise
+                log.warning("GPU JPEG encoding failed (%s): JPEGs are encoded with Pillow", exc)
+                self._gpu_encode = None
         rows = pixels.permute(0, 2, 3, 1).cpu().numpy()
         if len(rows) == 1:
             return [self._pillow(rows[0])]
