@@ -6,7 +6,7 @@
 # Needs uv (`pip install uv`) and PyPI. Locks are for Linux x86_64, CPython 3.11 (the images).
 #
 # torch is pinned by requirements/torch.txt. worker.lock holds the CUDA build from PyPI with
-# its NVIDIA libraries. The CPU image and the tests install torch on its own first (the CPU
+# its NVIDIA libraries, and torchvision built for it (the `gpu` extra: nvJPEG). The CPU image and the tests install torch on its own first (the CPU
 # build comes from the PyTorch CPU index or a local wheel, whose files PyPI hashes do not
 # cover), so worker-cpu.lock and dev.lock leave out torch and the CUDA-only packages.
 set -euo pipefail
@@ -17,7 +17,7 @@ common=(pyproject.toml --generate-hashes --python-version 3.11
         --custom-compile-command "bash scripts/lock.sh" --quiet)
 
 "$uv" pip compile "${common[@]}" --extra bot -o requirements/bot.lock "$@"
-"$uv" pip compile "${common[@]}" --extra worker -o requirements/worker.lock "$@"
+"$uv" pip compile "${common[@]}" --extra worker --extra gpu -o requirements/worker.lock "$@"
 
 # Packages only the CUDA build of torch brings, read from the GPU lock.
 cuda_only=$(grep -oE '^(nvidia-[a-z0-9-]+|triton|cuda-[a-z0-9-]+)==' requirements/worker.lock \
