@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -63,3 +64,27 @@ def test_safety_bench_times_each_batch_size(capsys: pytest.CaptureFixture[str]) 
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
     assert [row.split(" | ")[3] for row in rows] == ["1", "2"]
     assert all(float(row.split(" | ")[5]) > 0 for row in rows)
+
+
+def test_gpu_check_runs_every_section_and_keeps_going_past_a_failing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import gpu_check
+
+    def broken(check: gpu_check.Check) -> dict[str, object]:
+        raise RuntimeError("this section broke")
+
+    monkeypatch.setitem(gpu_check.SECTIONS, "eager", broken)
+    args = f"--preset tiny --device cpu --iters 1 --max-batch 2 --out {tmp_path}"
+    gpu_check.main(args.split())
+
+    results = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert list(results) == [*gpu_check.SECTIONS, "targets"]
+    assert results["eager"]["error"] == "RuntimeError('this section broke')"
+    failed = [name for name, figures in results.items() if "error" in figures]
+    assert failed == ["eager"]
+    # The sections after the broken one still measured.
+    assert results["i2i"]["batch_1_p50_ms"] > 0 and results["tiny"]["batch_1_p50_ms"] > 0
+    assert results["engine"]["graphs"] is False and results["engine"]["max_batch"] == 2
+    assert results["targets"]["full_batch_1_ms"][0] == results["engine"]["batch_1_new_p50_ms"]
+    assert "| engine | batch_1_new_p50_ms |" in (tmp_path / "gpu_check.md").read_text()
