@@ -19,6 +19,7 @@ from worker.config import ModelSettings, SpeedSettings
 from worker.engine import Engine, load_engine
 from worker.graphs import Graphs
 from worker.metrics import CUDA_GRAPHS
+from worker.textcache import TextEncoders
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,8 +101,9 @@ def test_a_graph_that_fails_or_differs_turns_graphs_off_and_the_worker_draws_eag
     assert engine.graphs is None and graphs.sizes("text") == []
     assert CUDA_GRAPHS._value.get() == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "CUDA graphs off, the step runs eagerly" in warnings[0]
-    assert why in warnings[0]
+    # The text encoders' graph fails first, on its own; then the step's, once.
+    assert len(warnings) == 2 and warnings[0].startswith("the text encoders run eagerly: ")
+    assert "CUDA graphs off, the step runs eagerly" in warnings[1] and why in warnings[1]
     _same_picture(engine.pixels(REQUESTS), reference.pixels(REQUESTS))
 
 
@@ -128,3 +130,56 @@ def test_image_to_image_encodes_its_input_once_for_every_row(
 
     assert encoded == [1]
     _same_picture(batched, torch.cat([reference.image_to_image([r], photo) for r in four]))
+
+
+def test_the_text_encoders_over_token_ids_equal_diffusers_encode_prompt(
+    reference: Engine,
+) -> None:
+    prompts = ["a red fox in the snow", "рыжая лиса", "a lighthouse " * 40]  # one truncated
+    embeds, pooled = reference.encoders.unpack(
+        reference.encoders(*reference.encoders.tokenize(prompts))
+    )
+    expected, _, expected_pooled, _ = reference.pipe.encode_prompt(
+        prompt=prompts, device=CPU, do_classifier_free_guidance=False
+    )
+    assert torch.equal(embeds, expected) and torch.equal(pooled, expected_pooled)
+
+
+def test_uncached_prompts_go_through_the_encoders_graph_and_cached_ones_skip_it(
+    tiny_model: Path, reference: Engine
+) -> None:
+    engine, graphs = _engine(tiny_model, ReplayedOnCpu)
+    engine.warm_up()
+    assert graphs.sizes("encoders") == [1, 2, 4]
+    encoders = graphs._graphs["encoders"]  # type: ignore[attr-defined]
+
+    def replays() -> int:
+        return sum(graph.replays for graph in encoders)
+
+    before = replays()
+    _same_picture(engine.pixels(REQUESTS), reference.pixels(REQUESTS))
+    assert replays() == before + 1  # three new prompts: one replay of the graph of four
+    engine.pixels(REQUESTS)
+    assert replays() == before + 1  # all cached now
+
+
+def test_text_encoders_that_cannot_be_captured_run_eagerly_and_the_step_keeps_its_graphs(
+    tiny_model: Path, reference: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    def encoders_fail(fn: Any, example: Any, pool: Any, shared: int = 0) -> ReplayedOnCpu:
+        if isinstance(fn, TextEncoders):
+            raise RuntimeError("operation not permitted when stream is capturing")
+        return ReplayedOnCpu(fn, example, pool, shared)
+
+    engine, graphs = _engine(tiny_model, encoders_fail)
+    with caplog.at_level(logging.WARNING, logger="worker.engine"):
+        engine.warm_up()
+
+    assert engine.graphs is graphs and graphs.sizes("text") == [1, 2, 4]
+    assert graphs.sizes("encoders") == [] and not engine.encoders_in_graphs
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "the text encoders run eagerly: capturing them at batch 1 failed: "
+        "RuntimeError('operation not permitted when stream is capturing')"
+    ]
+    _same_picture(engine.pixels(REQUESTS), reference.pixels(REQUESTS))

@@ -33,7 +33,7 @@ from worker.graphs import Graphs, WarmUp, buckets
 from worker.metrics import CUDA_GRAPHS
 from worker.startup import StartupError, check_source, loading
 from worker.step import OneStep, Step, image_to_image_step, seeded_noise, text_to_image_step
-from worker.textcache import PromptEmbeddings
+from worker.textcache import PromptEmbeddings, TextEncoders
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -48,6 +48,9 @@ WARMUP_PROMPT = "a lighthouse on a cliff at sunset"
 # A replayed graph runs the same kernels as the eager step: beyond rounding it must not
 # differ (in 0-255 levels, per pixel and channel).
 GRAPH_TOLERANCE = 2
+# The text encoders' graph against their eager run: largest difference over (1 + largest value).
+ENCODER_TOLERANCE = 1e-3
+ENCODERS = "encoders"
 
 
 class Engine:
@@ -68,7 +71,8 @@ class Engine:
         self.vae: Decoder = decoder if decoder is not None else pipe.vae
         tune(pipe, self.vae, self.speed, device)
         self.jpeg = JpegEncoder(jpeg_quality, self.speed.gpu_jpeg, device)
-        self.text = PromptEmbeddings(pipe, device, self.speed.text_cache_size)
+        self.encoders = TextEncoders(pipe, device)
+        self.text = PromptEmbeddings(self.encoders, self.speed.text_cache_size, self._encode_ids)
         unet = pipe.unet
         if self.speed.compile != "off":
             unet = compiled(unet, self.speed.compile)
@@ -85,6 +89,7 @@ class Engine:
         if graphs is None and device.type == "cuda" and self.speed.cuda_graphs:
             graphs = Graphs(device)
         self.graphs = graphs
+        self.encoders_in_graphs = graphs is not None
         # Compiled kernels are specialised per batch size, so batches pad up to a bucket too.
         self._padded = graphs is not None or self.speed.compile != "off"
 
@@ -147,6 +152,13 @@ class Engine:
             padded = [torch.cat([x, x[-1:].expand(size - rows, *x.shape[1:])]) for x in inputs]
             inputs = padded[:split] + inputs[split:]
         return fn(*inputs)[:rows]
+
+    def _encode_ids(self, ids: list[torch.Tensor]) -> torch.Tensor:
+        """The text encoders' packed output for token ids: a graph's replay where one fits
+        (uncached prompts then cost the host one launch, not ~600), else eagerly."""
+        if self.graphs is not None and (out := self.graphs.run(ENCODERS, ids)) is not None:
+            return out
+        return self.encoders(*ids)
 
     def _function(
         self, request: GenerationRequest, from_image: bool
@@ -223,9 +235,38 @@ class Engine:
         free_memory()
         log.warning("CUDA graphs off, the step runs eagerly: %s", problem)
 
+    def _capture_encoders(self, graphs: Graphs, requests: list[GenerationRequest]) -> None:
+        """The text encoders' graph for this bucket, checked like the step's. They have a
+        fallback of their own: if they cannot be captured, they run eagerly and the step's
+        graphs stay."""
+        if not self.encoders_in_graphs:
+            return
+        ids = self.encoders.tokenize([r.prompt for r in requests])
+        try:
+            graph = graphs.capture(ENCODERS, self.encoders, ids)
+            replayed, eager = graph(ids).float(), self.encoders(*ids).float()
+            scale = 1.0 + float(eager.abs().max())
+            differs = float((replayed - eager).abs().max()) / scale
+            problem = None
+            if differs > ENCODER_TOLERANCE:
+                problem = f"their graph at batch {len(requests)} differs by {differs:.2e}"
+        except Exception as exc:
+            if is_device_failure(exc):
+                raise
+            problem = f"capturing them at batch {len(requests)} failed: {exc!r}"
+        if problem is not None:
+            self.encoders_in_graphs = False
+            graphs.drop(ENCODERS)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            free_memory()
+            log.warning("the text encoders run eagerly: %s", problem)
+
     def _capture(self, graphs: Graphs, requests: list[GenerationRequest]) -> str | None:
         """Text-to-image and image-to-image graphs for this batch of default-sized requests,
-        each replayed once beside the eager step on the same inputs; what differs, if any."""
+        each replayed once beside the eager step on the same inputs; what differs, if any.
+        The text encoders' graph comes first, so the step's inputs already go through it."""
+        self._capture_encoders(graphs, requests)
         shape = (1, 3, IMAGE_SIZE, IMAGE_SIZE)
         gray = torch.zeros(shape, device=self.device, dtype=self.pipe.vae.dtype)
         for source in (None, gray):

@@ -136,6 +136,10 @@ class Graphs:
                 return graph(inputs)
         return None
 
+    def drop(self, name: str) -> None:
+        """Forget one function's graphs (it runs eagerly from now on)."""
+        self._graphs.pop(name, None)
+
     def release(self) -> None:
         """Forget every graph: their memory goes back to the allocator's cache."""
         self._graphs.clear()
