@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> None:
         model = save_pipeline("tiny", workdir / "model")
         server = RedisServer(workdir).start()
         safety = save_classifier(workdir / "safety")
-        env = {"REDIS_URL": server.url, "MODEL_ID": str(model), "SAFETY_MODEL_ID": str(safety)}
+        env = {
+            "REDIS_URL": server.url,
+            "MODEL_ID": str(model),
+            "SAFETY_MODEL_ID": str(safety),
+            "TRANSLATE_MODEL_ID": "",
+        }
         worker = Process("worker", env, workdir)
         try:
             worker.wait_for_output(r"ready: listening", timeout=300)

@@ -63,7 +63,13 @@ class Soak:
         common = {"REDIS_URL": self.redis.url}
         self.worker = Process(
             "worker",
-            {**common, "MODEL_ID": str(model), "SAFETY_MODEL_ID": "", "DEVICE": "cpu"},
+            {
+                **common,
+                "MODEL_ID": str(model),
+                "SAFETY_MODEL_ID": "",
+                "TRANSLATE_MODEL_ID": "",
+                "DEVICE": "cpu",
+            },
             workdir,
         )
         self.worker.wait_for_output(r"ready: listening", timeout=300)

@@ -63,6 +63,7 @@ class System:
                 **common,
                 "MODEL_ID": str(model),
                 "SAFETY_MODEL_ID": str(save_classifier(workdir / "safety")),
+                "TRANSLATE_MODEL_ID": "",
                 "DEVICE": "cpu",
                 "MAX_BATCH": str(max_batch),
             },

@@ -107,8 +107,12 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
     budget = SendBudget(async_redis, keys, settings.pacing)
     bot.session.middleware(Pacer(budget, settings.pacing.pace_answer_wait_s))
-    jobs = JobQueue(sync_redis, keys, settings.queue, settings.delivery, settings.play)
-    chat_settings = ChatSettingsStore(async_redis, keys, settings.safety, settings.limits)
+    chat_settings = ChatSettingsStore(
+        async_redis, keys, settings.safety, settings.limits, settings.prompts
+    )
+    jobs = JobQueue(
+        sync_redis, keys, settings.queue, settings.delivery, settings.play, chat_settings
+    )
     replies = Replies(async_redis, keys, settings.limits.refusal_interval_s)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids), replies)
     workers = Workers(async_redis, keys, settings.queue)

@@ -92,6 +92,9 @@ class PromptSettings(BaseSettings):
 
     prompt_max_length: int = Field(default=500, ge=1, le=2_000)
     caption_footer: str = "SDXL Turbo · non-commercial use"
+    # Whether the worker translates Cyrillic prompts to English in chats that did not choose
+    # (a chat's `/settings` switch wins); the worker needs TRANSLATE_MODEL_ID for either.
+    translate_default: Literal["on", "off"] = "on"
 
 
 class DeliverySettings(BaseSettings):

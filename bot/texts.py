@@ -137,6 +137,7 @@ SETTINGS_GROUP: Final = (
     "Drawing: <b>{drawing}</b>\n"
     "Language: <b>{language}</b>"
 )
+SETTINGS_TRANSLATE: Final = "Russian prompts translated to English before drawing: <b>{state}</b>"
 # Policy names and on/off states as the panel shows them; the commands keep English words.
 STATE_OFF: Final = "off"
 STATE_ON: Final = "on"
@@ -150,4 +151,6 @@ BUTTON_WHO_ADMINS: Final = "🛡 Admins only"
 BUTTON_DRAWING_ON: Final = "▶️ Drawing on"
 BUTTON_DRAWING_OFF: Final = "⏸ Drawing off"
 BUTTON_LANGUAGE_EACH: Final = "🌐 Each member's own"
+BUTTON_TRANSLATE_ON: Final = "🔤 Translate prompts"
+BUTTON_TRANSLATE_OFF: Final = "✍️ Draw as typed"
 BUTTON_RATE: Final = "{rate} per {seconds} s"

@@ -49,6 +49,9 @@ class GenerationRequest(BaseModel):
     # How far the input is noised: SDXL Turbo's 2-step recipe, of which the worker makes the
     # one denoising step that strengths in [0.5, 1) give.
     strength: float = Field(default=0.5, ge=0.5, lt=1.0)
+    # Cyrillic parts of the prompt translated to English before drawing (when the worker has
+    # a translator); off: the prompt reaches the text encoders exactly as typed.
+    translate: bool = True
 
 
 class Result(BaseModel):
@@ -68,6 +71,8 @@ class Result(BaseModel):
     # worker's threshold. Empty when the worker checks nothing (SAFETY_MODEL_ID empty).
     scores: tuple[float, ...] = ()
     flagged: tuple[bool, ...] = ()
+    # The English text drawn when the prompt was translated; empty when drawn as typed.
+    drawn: str = ""
 
     @property
     def images(self) -> list[bytes]:
@@ -89,6 +94,8 @@ class Result(BaseModel):
         # Numbered fields keep single-image entries exactly as older bots read them.
         for index, data in enumerate(self.more, start=1):
             fields[f"image.{index}"] = data
+        if self.drawn:
+            fields["drawn"] = self.drawn
         if self.flagged:
             # Written only when checked, so older bots read the entry exactly as before.
             fields["scores"] = ",".join(f"{score:.4f}" for score in self.scores)
@@ -110,6 +117,7 @@ class Result(BaseModel):
             more=tuple(_numbered(fields)),
             scores=_scores(text("scores")),
             flagged=tuple(flag == "1" for flag in text("flagged")),
+            drawn=text("drawn"),
         )
 
 

@@ -6,8 +6,9 @@
 #      server (testing/botapi) in a container; wait for every healthcheck;
 #   3. /imagine from a user: a 512x512 photo comes back as a reply to it, and both processes'
 #      metrics, on the host's loopback, count it;
-#   4. with the worker frozen, a second /imagine is queued, Redis is killed (SIGKILL) and
-#      started again, the worker thaws: the queued job survives and its photo comes back;
+#   4. with the worker frozen, a second /imagine (in Russian) is queued, Redis is killed (SIGKILL) and
+#      started again, the worker thaws: the queued job survives and its photo comes back,
+#      drawn from the tiny translator's English, which the caption shows;
 #   5. tear the stack down (containers, volumes, the models); the images stay as build cache.
 # Plain `docker` / `docker compose` (v2.24.4+, for `!reset`) and python3 on the host.
 #   SMOKE_BUILD_NETWORK  network for the builds' RUN steps (`host` where only the host's own
@@ -81,6 +82,7 @@ docker run --rm --network none --user 0 \
   "${SMOKE_PROJECT}-worker" sh -c '
     python -m testing.synthetic --preset tiny --out /models/sdxl >/dev/null &&
     python -m testing.safety_models /models/safety --verdict normal >/dev/null &&
+    python -m testing.translate_models /models/translate --word lighthouse >/dev/null 2>&1 &&
     chmod -R a+rX /models'
 
 step "starting the stack and waiting for every healthcheck"
@@ -121,7 +123,7 @@ compose pause worker
 for client in $(rcli client list | awk '/ cmd=blmove / {sub("id=", "", $1); print $1}'); do
   rcli client kill id "$client" >/dev/null
 done
-second=$(driver push --chat "$CHAT" "/imagine a lighthouse at night")
+second=$(driver push --chat "$CHAT" "/imagine маяк ночью")
 queued=0
 for _ in $(seq 1 120); do
   queued=$(rcli llen rq:queue:imagine)
@@ -139,6 +141,8 @@ queued=$(rcli llen rq:queue:imagine)
 echo "jobs in the queue after the restart: $queued"
 [ "$queued" -ge 1 ] || { echo "FAIL: the queued job did not survive the restart"; exit 1; }
 compose unpause worker
-driver photo --chat "$CHAT" --reply-to "$second" --timeout 180
+# Russian: drawn from the translator's English, which the caption shows after the prompt.
+driver photo --chat "$CHAT" --reply-to "$second" --timeout 180 \
+  --caption-has "<i>маяк ночью</i>"$'\n'"→ lighthouse"
 
 step "passed in $(( $(date +%s) - started )) s"

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     photo_cmd.add_argument("--chat", type=int, required=True)
     photo_cmd.add_argument("--reply-to", type=int, required=True)
     photo_cmd.add_argument("--timeout", type=float, default=120.0)
+    photo_cmd.add_argument("--caption-has", default="", help="text the caption must contain")
     sent_cmd = commands.add_parser("sent", help="what the bot sent to a chat")
     sent_cmd.add_argument("--chat", type=int, required=True)
     args = parser.parse_args(argv)
@@ -125,7 +126,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"sent to chat {args.chat}:" + sent(calls, args.chat))
         return
     call = wait_photo(args.control, args.chat, args.reply_to, args.timeout)
-    print(f"photo replying to message {args.reply_to} in chat {args.chat}: {check_photo(call)}")
+    described = check_photo(call)
+    caption = str(call["params"].get("caption", ""))
+    if args.caption_has not in caption:
+        sys.exit(f"FAIL: the caption {caption!r} lacks {args.caption_has!r}")
+    print(f"photo replying to message {args.reply_to} in chat {args.chat}: {described}")
 
 
 if __name__ == "__main__":

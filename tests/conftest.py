@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from testing.harness import BotUnderTest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# No translator unless a test gives one (the default names a hub model, not downloadable here);
+# the processes the tests start inherit this.
+os.environ["TRANSLATE_MODEL_ID"] = ""
 
 BOT_USERNAME = "ImagineTestBot"
 

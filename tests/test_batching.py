@@ -144,3 +144,32 @@ def test_a_lone_job_does_not_wait_for_company(client: redis.Redis, engine: Engin
     summary = Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value()
     assert summary is not None
     assert summary["batch_size"] == 1
+
+
+def test_a_micro_batch_of_russian_prompts_is_one_translation_and_results_say_what_was_drawn(
+    client: redis.Redis, engine: Engine, tmp_path: Path
+) -> None:
+    from testing.translate_models import save_translator
+    from worker.config import TranslateSettings
+    from worker.translate import load_translator
+
+    settings = TranslateSettings(translate_model_id=str(save_translator(tmp_path, word="fox")))
+    translator = load_translator(settings, torch.device("cpu"), torch.float32)
+    assert translator is not None
+    translator.max_new_tokens = 3
+    prompts = ["рыжая лиса", "маяк на скале", "a red fox", "зимний лес"]
+    # The last one another size: drawn on its own, yet translated with the others.
+    sizes = [512, 512, 512, 256]
+    jobs = [
+        _enqueue(client, GenerationRequest(prompt=p, seed=i, width=s, height=s).model_dump())
+        for i, (p, s) in enumerate(zip(prompts, sizes, strict=True))
+    ]
+    engine.translator = translator
+    try:
+        _work(client, max_batch=4)
+    finally:
+        engine.translator = None
+
+    results = _results(client)
+    assert translator.generate_calls == 1  # three Cyrillic prompts, two sizes, one model call
+    assert [results[job.id].drawn for job in jobs] == ["fox fox", "fox fox", "", "fox fox"]

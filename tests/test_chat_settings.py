@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aredis
 
 from bot.community.chat_settings import ChatSettings, ChatSettingsStore, rate_choices
-from bot.config import LimitSettings, Policy, SafetySettings
+from bot.config import LimitSettings, Policy, PromptSettings, SafetySettings
 from bot.delivery.screening import screen
 from bot.requests.jobs import Action
 from common.protocol import Result
@@ -25,7 +25,11 @@ async def client(redis_url: str) -> AsyncIterator[aredis.Redis]:
 
 def _store(client: aredis.Redis, **safety: object) -> ChatSettingsStore:
     return ChatSettingsStore(
-        client, KEYS, SafetySettings.model_validate(safety), LimitSettings(group_rate="12/minute")
+        client,
+        KEYS,
+        SafetySettings.model_validate(safety),
+        LimitSettings(group_rate="12/minute"),
+        PromptSettings(),
     )
 
 

@@ -100,6 +100,8 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
         ("6 per 60 s", "at most 6 per 60 s"),
         ("⏸ Drawing off", "Drawing: off"),
         ("▶️ Drawing on", "Drawing: on"),
+        ("✍️ Draw as typed", "translated to English before drawing: off"),
+        ("🔤 Translate prompts", "translated to English before drawing: on"),
         ("English", "Language: English"),
         ("Русский", "Язык: Русский"),
     ]
@@ -109,10 +111,19 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
         botapi.wait_until(lambda shown=shown, old=panel: shown in _current(botapi, old)["text"])
         panel = _current(botapi, panel)
         assert _buttons(panel)[label]  # the same panel, redrawn
-    # In a private chat the user runs their own chat: the panel holds the safety policy only.
+    # In a private chat the user runs their own chat: the panel holds the safety policy and
+    # the translation switch only.
     private = _say(botapi, 8203, f"/settings@{BOT_USERNAME}", 8203).result
-    assert private["text"].endswith("Safety: blur")
-    assert list(_buttons(private)) == ["⛔ block", "🌫 blur", "🔓 off"]
+    assert private["text"].endswith(
+        "Safety: blur\nRussian prompts translated to English before drawing: on"
+    )
+    assert list(_buttons(private)) == [
+        "⛔ block",
+        "🌫 blur",
+        "🔓 off",
+        "🔤 Translate prompts",
+        "✍️ Draw as typed",
+    ]
     # The group's language now speaks to everyone in it, whatever their own.
     start = len(botapi.calls)
     botapi.push_message(PANEL, "/help", chat_type="supergroup", user_id=8202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from diffusers.utils import logging as diffusers_logging
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from worker.lifecycle import DEVICE_FAILED, run_worker
 from worker.safety import load_checker, set_checker
 from worker.startup import StartupError
 from worker.supervisor import devices, supervise
+from worker.translate import load_translator
 
 log = logging.getLogger("worker")
 
@@ -55,12 +57,20 @@ def main() -> int:
         # The classifier shares the pipeline's device and precision; on CUDA each batch size
         # is warmed up (kernels are picked per shape), elsewhere one image is enough.
         checker = load_checker(settings.safety, engine.device, engine.pipe.unet.dtype)
+        # Beside the engine, in its precision: float16 on CUDA.
+        engine.translator = load_translator(
+            settings.translate, engine.device, engine.pipe.unet.dtype
+        )
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         return 2
     set_engine(engine)
     set_checker(checker)
     if settings.model.warmup:
+        if engine.translator is not None:
+            started = time.perf_counter()
+            engine.translator.warm_up()
+            log.info("translator warm-up took %.0f ms", (time.perf_counter() - started) * 1000)
         if checker is not None:
             sizes = range(1, engine.max_batch + 1) if engine.device.type == "cuda" else [1]
             log.info(

@@ -171,6 +171,10 @@ class BatchWorker(SimpleWorker):
             if request is not None:
                 shape = (request.width, request.height)
                 groups.setdefault(shape, []).append((job, request))
+        # Every prompt of the micro-batch through the translator at once: one model call for
+        # all their Cyrillic text; the engine's calls below then find it known.
+        if groups:
+            get_engine().drawn_prompts([r for group in groups.values() for _, r in group])
         for group in groups.values():
             if len(group) > 1:  # a single one is made inside its own job, as without batching
                 self._draw(group)

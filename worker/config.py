@@ -93,6 +93,16 @@ class SafetySettings(BaseSettings):
         return [label.strip() for label in self.safety_labels.split(",") if label.strip()]
 
 
+class TranslateSettings(BaseSettings):
+    """Prompts with Cyrillic text translated to English before the text encoders."""
+
+    model_config = ENV
+
+    # MarianMT (opus-mt-ru-en, CC-BY-4.0) as a hub id or a `save_pretrained` directory; empty
+    # turns translation off (prompts reach the text encoders as typed).
+    translate_model_id: str = "Helsinki-NLP/opus-mt-ru-en"
+
+
 class SupervisorSettings(BaseSettings):
     """One worker process per GPU (`worker/supervisor.py`); empty: one worker, this process."""
 
@@ -113,6 +123,7 @@ class Settings:
     model: ModelSettings
     speed: SpeedSettings
     safety: SafetySettings
+    translate: TranslateSettings
     redis: RedisSettings
     queue: QueueSettings
     metrics: WorkerMetricsSettings
@@ -125,6 +136,7 @@ def load_settings() -> Settings:
         model=ModelSettings(),
         speed=SpeedSettings(),
         safety=SafetySettings(),
+        translate=TranslateSettings(),
         redis=RedisSettings(),
         queue=QueueSettings(),
         metrics=WorkerMetricsSettings(),

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from worker.config import ModelSettings
+    from worker.translate import Translator
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class Engine:
             pipe.vae.encoder = compiled(pipe.vae.encoder, self.speed.compile)
         self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
         self._image_steps: dict[float, Step] = {}
+        # Set by the worker when TRANSLATE_MODEL_ID names a model.
+        self.translator: Translator | None = None
         # `auto` from the memory the loaded models left free.
         tiny = decoder is not None and not isinstance(decoder, AutoencoderKL)
         self.max_batch, self.max_batch_source = resolve_max_batch(
@@ -127,9 +130,27 @@ class Engine:
         """
         return to_pixels(decoded)
 
+    def drawn_prompts(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        """What reaches the text encoders for each request: its prompt with the Cyrillic
+        translated (all new text in one model call), or as typed."""
+        prompts = [r.prompt for r in requests]
+        asked = [i for i, r in enumerate(requests) if r.translate]
+        if self.translator is None or not asked:
+            return prompts
+        for i, text in zip(
+            asked, self.translator.translate([prompts[i] for i in asked]), strict=True
+        ):
+            prompts[i] = text
+        return prompts
+
     def _make(
         self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
     ) -> torch.Tensor:
+        drawn = self.drawn_prompts(requests)
+        requests = [
+            r if text == r.prompt else r.model_copy(update={"prompt": text})
+            for r, text in zip(requests, drawn, strict=True)
+        ]
         first = requests[0]
         if any((r.width, r.height) != (first.width, first.height) for r in requests):
             raise ValueError("a batch must share its image size")

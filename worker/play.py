@@ -17,6 +17,7 @@ from rq import get_current_job
 from common.failures import publish
 from common.protocol import IMAGE_SIZE, GenerationRequest, Result
 from worker.engine import get_engine
+from worker.jobs import drawn_text
 from worker.metrics import observe_generation
 from worker.safety import Checked, checked
 
@@ -71,7 +72,8 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
     if not 1 <= len(valid) <= 10:
         raise ValueError("a job makes 1 to 10 images")
     started = time.perf_counter()
-    made = make_images(get_engine(), valid, job.connection)
+    engine = get_engine()
+    made = make_images(engine, valid, job.connection)
     images = made.images
     elapsed_ms = (time.perf_counter() - started) * 1000
     observe_generation(elapsed_ms / 1000, len(images))
@@ -85,6 +87,7 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
         generation_ms=elapsed_ms,
         scores=made.scores,
         flagged=made.flagged,
+        drawn=drawn_text(engine, valid[0]),
     )
     publish(job.connection, result)
     log.info(

@@ -22,12 +22,12 @@ from common.protocol import CHOICES_KEPT_S
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from bot.config import LimitSettings, SafetySettings
+    from bot.config import LimitSettings, PromptSettings, SafetySettings
     from bot.shared.origin import Origin
     from common.protocol import Keys
 
 POLICIES: Final[tuple[Policy, ...]] = ("off", "blur", "block")
-Field = Literal["safety", "who", "rate", "drawing", "lang"]
+Field = Literal["safety", "who", "rate", "drawing", "lang", "translate"]
 
 
 class ChatSettings(BaseModel):
@@ -43,6 +43,8 @@ class ChatSettings(BaseModel):
     drawing: bool = True
     # The group's language for everyone in it; empty: each member's own.
     language: str = ""
+    # Cyrillic prompts translated to English before drawing; None: TRANSLATE_DEFAULT.
+    translate: bool | None = None
 
 
 def _parse(raw: bytes | str | None) -> ChatSettings:
@@ -62,11 +64,17 @@ class ChatSettingsStore:
     """Reads and changes chat settings; reads are cached in-process like bans and languages."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, safety: SafetySettings, limits: LimitSettings
+        self,
+        redis: Redis,
+        keys: Keys,
+        safety: SafetySettings,
+        limits: LimitSettings,
+        prompts: PromptSettings,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self.safety = safety
+        self.translate_default = prompts.translate_default == "on"
         self.rates = rate_choices(limits)
         self.window_s = int(parse(limits.group_rate).get_expiry())
         self._cache: dict[int, tuple[float, ChatSettings]] = {}
@@ -127,6 +135,8 @@ class ChatSettingsStore:
             return {"drawing": value == "on"}
         if field == "lang" and (value in LANGUAGES or value == "all"):
             return {"language": "" if value == "all" else value}
+        if field == "translate" and value in ("on", "off"):
+            return {"translate": value == "on"}
         return None
 
     def policies(self) -> tuple[Policy, ...]:
@@ -144,6 +154,13 @@ class ChatSettingsStore:
     async def policy(self, origin: Origin) -> Policy:
         """The safety policy of the chat a request came from, as it stands now."""
         return self.policy_of(await self.get(origin.chat_id), origin.group)
+
+    def translates(self, settings: ChatSettings) -> bool:
+        """Whether this chat's Cyrillic prompts are translated: its choice, else the default."""
+        return self.translate_default if settings.translate is None else settings.translate
+
+    async def translates_in(self, chat_id: int) -> bool:
+        return self.translates(await self.get(chat_id))
 
     def rate(self, settings: ChatSettings) -> int:
         """The group's pictures per window, never above the operator's GROUP_RATE."""

@@ -50,6 +50,8 @@ class Panel:
     def text(self, settings: ChatSettings) -> str:
         policy = self._store.policy_of(settings, self._group)
         text = self.translate(texts.SETTINGS_PANEL).format(policy=self.policy_name(policy))
+        state = texts.STATE_ON if self._store.translates(settings) else texts.STATE_OFF
+        text += "\n" + self.translate(texts.SETTINGS_TRANSLATE).format(state=self.translate(state))
         if not self._group:
             return text
         language = LANGUAGES.get(settings.language) or self.translate(texts.LANGUAGE_EACH)
@@ -70,6 +72,17 @@ class Panel:
                 for p in reversed(self._store.policies())
             ]
         ]
+        translates = self._store.translates(settings)
+        rows.append(
+            [
+                self._button(
+                    self.translate(texts.BUTTON_TRANSLATE_ON), "translate", "on", translates
+                ),
+                self._button(
+                    self.translate(texts.BUTTON_TRANSLATE_OFF), "translate", "off", not translates
+                ),
+            ]
+        )
         if self._group:
             rows += self._group_rows(settings)
         return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -34,14 +34,27 @@ def _shorten(text: str, budget: int) -> str:
     return "".join(out).rstrip() + ELLIPSIS
 
 
-def build_caption(prompt: str, seed: int, footer: str = "") -> str:
-    """Return an HTML caption whose visible text fits Telegram's 1024-unit limit."""
+DRAWN: Final = "\n→ "
+
+
+def build_caption(prompt: str, seed: int, footer: str = "", drawn: str = "") -> str:
+    """Return an HTML caption whose visible text fits Telegram's 1024-unit limit: the prompt
+    as typed, then (when it was translated) the English text that was drawn on a line of
+    its own, at most half of the room, then the seed and the footer."""
     tail = f"\nseed {seed}" + (f"\n{footer}" if footer else "")
-    visible_prompt = _shorten(prompt, CAPTION_LIMIT - utf16_len(tail))
+    budget = CAPTION_LIMIT - utf16_len(tail)
+    drawn_line = ""
+    if drawn:
+        room = min(utf16_len(DRAWN + drawn), budget // 2)
+        drawn_line = DRAWN + _shorten(drawn, room - utf16_len(DRAWN))
+        budget -= utf16_len(drawn_line)
+    visible_prompt = _shorten(prompt, budget)
     html_tail = f"\nseed <code>{seed}</code>" + (
         f"\n{escape(footer, quote=False)}" if footer else ""
     )
-    return f"<i>{escape(visible_prompt, quote=False)}</i>{html_tail}"
+    return (
+        f"<i>{escape(visible_prompt, quote=False)}</i>{escape(drawn_line, quote=False)}{html_tail}"
+    )
 
 
 class Wording:
@@ -51,8 +64,8 @@ class Wording:
         self._footer = footer
         self._i18n = i18n
 
-    def caption(self, prompt: str, seed: int) -> str:
-        return build_caption(prompt, seed, self._footer)
+    def caption(self, prompt: str, seed: int, drawn: str = "") -> str:
+        return build_caption(prompt, seed, self._footer, drawn)
 
     def text(self, text_id: str, locale: str) -> str:
         return self._i18n.gettext(text_id, locale=locale)

@@ -41,6 +41,8 @@ class Screened:
     held: int = 0
     # Whether the requester is told about held pictures (at most once per refusal interval).
     tell: bool = False
+    # The English text the worker drew, when it translated the prompt.
+    drawn: str = ""
 
 
 def screen(context: JobContext, result: Result, policy: Policy) -> Screened:
@@ -54,7 +56,7 @@ def screen(context: JobContext, result: Result, policy: Policy) -> Screened:
             kept.append(Picture(data, seed))
         elif policy == "blur" and context.action in ("photo", "album"):
             kept.append(Picture(data, seed, spoiler=True))
-    return Screened(tuple(kept), held=len(result.images) - len(kept))
+    return Screened(tuple(kept), held=len(result.images) - len(kept), drawn=result.drawn)
 
 
 class Screening:
@@ -72,5 +74,5 @@ class Screening:
         screened = screen(context, result, policy)
         if screened.held and context.action != "inline":
             tell = await self._fair_use.may_tell(context.origin)
-            return Screened(screened.pictures, screened.held, tell)
+            return Screened(screened.pictures, screened.held, tell, screened.drawn)
         return screened

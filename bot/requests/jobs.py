@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
 
+    from bot.community.chat_settings import ChatSettingsStore
     from bot.config import DeliverySettings, PlaySettings
     from common.config import QueueSettings
 
@@ -50,6 +51,8 @@ class JobContext(BaseModel):
     # Redis key of the image-to-image input; empty for text-to-image.
     source: str = ""
     inline_query_id: str = ""
+    # The chat's choice when the job was queued: Cyrillic text translated before drawing.
+    translate: bool = True
 
     @property
     def editable(self) -> bool:
@@ -76,6 +79,7 @@ class JobContext(BaseModel):
                 seed=seed,
                 format="png" if self.action == "file" else "jpeg",
                 source=self.source,
+                translate=self.translate,
             )
             for seed in self.seeds
         ]
@@ -123,8 +127,11 @@ class JobQueue:
         queue: QueueSettings,
         delivery: DeliverySettings,
         play: PlaySettings,
+        chats: ChatSettingsStore | None = None,
     ) -> None:
         self._redis = redis
+        # Each chat's prompt translation switch; None: every prompt translated.
+        self._chats = chats
         self._settings = queue
         self._keys = keys
         self._context_ttl_s = delivery.context_ttl_s
@@ -132,8 +139,11 @@ class JobQueue:
         self._queue = Queue(queue.queue_name, connection=redis, serializer=JSONSerializer)
 
     async def submit(self, context: JobContext) -> bool:
-        """Enqueue the job with its record; False when its update already has a job.
-        RQ's client runs off the event loop."""
+        """Enqueue the job with its record, under the chat's translation switch as it is now;
+        False when its update already has a job. RQ's client runs off the event loop."""
+        if self._chats is not None:
+            translate = await self._chats.translates_in(context.chat_id)
+            context = context.model_copy(update={"translate": translate})
         return await asyncio.to_thread(self._enqueue_once, context)
 
     def _update_key(self, origin: Origin) -> str:
