@@ -88,3 +88,12 @@ def test_gpu_check_runs_every_section_and_keeps_going_past_a_failing_one(
     assert results["engine"]["graphs"] is False and results["engine"]["max_batch"] == 2
     assert results["targets"]["full_batch_1_ms"][0] == results["engine"]["batch_1_new_p50_ms"]
     assert "| engine | batch_1_new_p50_ms |" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_translate_bench_times_new_and_cached_batches(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import translate
+
+    translate.main("--preset tiny --batches 1 4 --iters 1 --tokens 4 --no-append".split())
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    # Header, separator, then one row per batch size with its Cyrillic runs (two a prompt).
+    assert [row.split(" | ")[:2] for row in rows[2:]] == [["| 1", "2"], ["| 4", "8"]]

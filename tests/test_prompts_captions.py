@@ -53,3 +53,20 @@ def test_long_prompt_is_shortened_to_telegrams_caption_limit(unit: str) -> None:
     assert utf16_len(visible) >= CAPTION_LIMIT - 2  # uses the room, not a fixed short cut
     assert "…" in visible
     assert "seed 4294967295" in visible
+
+
+def test_a_translated_prompt_shows_the_drawn_english_on_its_own_escaped_line() -> None:
+    caption = build_caption("рыжая лиса & <кот>", 7, "footer", drawn="red fox & <cat>")
+    assert caption.startswith("<i>рыжая лиса &amp; &lt;кот&gt;</i>\n→ red fox &amp; &lt;cat&gt;\n")
+    assert _visible(caption) == "рыжая лиса & <кот>\n→ red fox & <cat>\nseed 7\nfooter"
+
+
+@pytest.mark.parametrize("unit", ["a", "🦊"])
+def test_a_long_prompt_and_its_long_translation_share_the_caption_limit(unit: str) -> None:
+    caption = build_caption("л" * 3000, 4294967295, "footer", drawn=unit * 3000)
+    visible = _visible(caption)
+    assert CAPTION_LIMIT - 2 <= utf16_len(visible) <= CAPTION_LIMIT
+    typed, drawn = visible.split("\n")[:2]
+    assert typed.endswith("…") and drawn.startswith("→ ") and drawn.endswith("…")
+    # Neither crowds the other out: the English gets at most half of the room.
+    assert utf16_len(typed) >= utf16_len(drawn) - 2
