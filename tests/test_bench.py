@@ -93,7 +93,8 @@ def test_gpu_check_runs_every_section_and_keeps_going_past_a_failing_one(
 def test_translate_bench_times_new_and_cached_batches(capsys: pytest.CaptureFixture[str]) -> None:
     from bench import translate
 
-    translate.main("--preset tiny --batches 1 4 --iters 1 --tokens 4 --no-append".split())
+    args = "--preset tiny --batches 1 4 --iters 1 --tokens 4 --no-append"
+    translate.main(args.split())
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     # Header, separator, then one row per batch size with its Cyrillic runs (two a prompt).
     assert [row.split(" | ")[:2] for row in rows[2:]] == [["| 1", "2"], ["| 4", "8"]]

@@ -165,8 +165,32 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_caption_shows_both(
         assert stack.worker is not None
         assert "translator warm-up took" in stack.worker.output()
 
-        # The user turns translation off in their chat's /settings: drawn as typed.
         botapi = stack.botapi
+        # 🎲 and 📄 under the Russian photo go through the same translation.
+        buttons = {
+            b["text"]: b["callback_data"]
+            for row in russian.result["reply_markup"]["inline_keyboard"]
+            for b in row
+        }
+        message_id = russian.result["message_id"]
+        for label, method in (("🎲 Variations", "sendMediaGroup"), ("📄 File", "sendDocument")):
+            start = len(botapi.calls)
+            botapi.push_callback_query(7001, message_id, buttons[label], user_id=7001)
+            made = botapi.wait_for(
+                lambda c, method=method: c.method == method and c.chat_id == 7001,
+                timeout=60,
+                start=start,
+            )
+            captions = (
+                [item["caption"] for item in made.params["media"]]
+                if method == "sendMediaGroup"
+                else [made.params["caption"]]
+            )
+            assert captions and all(
+                c.startswith(f"<i>{FOX}</i>\n→ fox fox fox") for c in captions
+            ), captions
+
+        # The user turns translation off in their chat's /settings: drawn as typed.
         asked = botapi.push_message(7001, "/settings", user_id=7001)
         panel = botapi.wait_for_reply(7001, asked["message_id"]).result
         assert panel["text"].endswith("translated to English before drawing: on")
