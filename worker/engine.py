@@ -143,6 +143,13 @@ class Engine:
             prompts[i] = text
         return prompts
 
+    def drawn_text(self, request: GenerationRequest) -> str:
+        """The English text drawn for a translated prompt, from what the translator knows
+        (no model call: the drawing just translated it), or empty when drawn as typed."""
+        if self.translator is None or not request.translate:
+            return ""
+        return self.translator.lookup(request.prompt) or ""
+
     def _make(
         self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
     ) -> torch.Tensor:

@@ -12,7 +12,7 @@ from rq import get_current_job
 
 from common.failures import publish
 from common.protocol import GenerationRequest, Result
-from worker.engine import Engine, get_engine
+from worker.engine import get_engine
 from worker.faults import free_memory
 from worker.metrics import observe_generation
 from worker.safety import Checked, checked
@@ -40,13 +40,6 @@ def store_outcome(job_id: str, outcome: Outcome) -> None:
 
 def discard_outcome(job_id: str) -> None:
     _outcomes.pop(job_id, None)
-
-
-def drawn_text(engine: Engine, request: GenerationRequest) -> str:
-    """The English text drawn for a translated prompt (already known: the engine translated
-    it when it drew), or empty when the prompt was drawn as typed."""
-    (drawn,) = engine.drawn_prompts([request])
-    return "" if drawn == request.prompt else drawn
 
 
 def generate(request: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +74,7 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
         generation_ms=elapsed_ms,
         scores=made.scores,
         flagged=made.flagged,
-        drawn=drawn_text(get_engine(), valid),
+        drawn=get_engine().drawn_text(valid),
     )
     publish(job.connection, result)
     log.info(

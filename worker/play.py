@@ -17,7 +17,6 @@ from rq import get_current_job
 from common.failures import publish
 from common.protocol import IMAGE_SIZE, GenerationRequest, Result
 from worker.engine import get_engine
-from worker.jobs import drawn_text
 from worker.metrics import observe_generation
 from worker.safety import Checked, checked
 
@@ -87,7 +86,7 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
         generation_ms=elapsed_ms,
         scores=made.scores,
         flagged=made.flagged,
-        drawn=drawn_text(engine, valid[0]),
+        drawn=engine.drawn_text(valid[0]),
     )
     publish(job.connection, result)
     log.info(

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRANSLATIONS = Counter(
-    "translations", "Prompts with Cyrillic text, by outcome: translated, cached (every run "
-    "already known), failed (drawn as typed).", ["outcome"], namespace=NAMESPACE,
-    subsystem="worker",
+    "translations", "Prompts with new Cyrillic text, by outcome: translated (through the "
+    "model), failed (drawn as typed). Repeats come from the cache and are not counted.",
+    ["outcome"], namespace=NAMESPACE, subsystem="worker",
 )  # fmt: skip
 
 CYRILLIC: Final = re.compile(r"[\u0400-\u04FF]")
@@ -118,20 +118,28 @@ class Translator:
                 failed = True
         out = []
         for prompt, parts in zip(prompts, split, strict=True):
-            if not any(translate for _, translate in parts):
-                out.append(prompt)
-                continue
-            if failed or any(t and text not in self._known for text, t in parts):
-                TRANSLATIONS.labels("failed").inc()
-                out.append(prompt)
-                continue
             fresh = any(t and text in missing for text, t in parts)
-            TRANSLATIONS.labels("translated" if fresh else "cached").inc()
-            out.append("".join(self._known[text] if t else text for text, t in parts))
+            joined = self._joined(parts)
+            if fresh:
+                TRANSLATIONS.labels("failed" if failed or joined is None else "translated").inc()
+            out.append(prompt if joined is None else joined)
         for run in runs:
             if run in self._known:
                 self._known.move_to_end(run)
         return out
+
+    def lookup(self, prompt: str) -> str | None:
+        """The prompt as it was drawn if every Cyrillic run of it is known, else None (it has
+        none, or its translation failed): no model call, nothing counted."""
+        parts = pieces(prompt)
+        if not any(translate for _, translate in parts):
+            return None
+        return self._joined(parts)
+
+    def _joined(self, parts: list[tuple[str, bool]]) -> str | None:
+        if any(t and text not in self._known for text, t in parts):
+            return None
+        return "".join(self._known[text] if t else text for text, t in parts)
 
     @torch.inference_mode()
     def _generate(self, runs: list[str]) -> list[str]:
