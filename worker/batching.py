@@ -174,7 +174,10 @@ class BatchWorker(SimpleWorker):
         # Every prompt of the micro-batch through the translator at once: one model call for
         # all their Cyrillic text; the engine's calls below then find it known.
         if groups:
-            get_engine().drawn_prompts([r for group in groups.values() for _, r in group])
+            try:
+                get_engine().drawn_prompts([r for group in groups.values() for _, r in group])
+            except Exception as exc:  # each draw below meets it again, in its own error route
+                log.warning("translating the batch's prompts failed: %s", exc)
         for group in groups.values():
             if len(group) > 1:  # a single one is made inside its own job, as without batching
                 self._draw(group)
