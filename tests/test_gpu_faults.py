@@ -43,6 +43,12 @@ class FaultyEngine:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return self.real.pixels(requests)
 
+    def drawn_prompts(self, requests: list[GenerationRequest]) -> list[str]:
+        return self.real.drawn_prompts(requests)
+
+    def drawn_text(self, request: GenerationRequest) -> str:
+        return self.real.drawn_text(request)
+
 
 @pytest.fixture(scope="module")
 def engine(tiny_model: Path) -> Engine:
