@@ -78,20 +78,40 @@ def botapi() -> Iterator[FakeBotAPI]:
     server.stop()
 
 
+MakeApp = Callable[..., "BotUnderTest"]
+
+
 @pytest.fixture
-async def app(
+async def make_app(
     botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[BotUnderTest]:
-    """The real dispatcher in the test's loop (`testing.harness`), with the environment's
-    settings: a test sets its own with `monkeypatch.setenv` before asking for it."""
+) -> AsyncIterator[MakeApp]:
+    """Builds the real dispatcher in the test's loop (`testing.harness`): the harness's
+    environment plus the test's own settings (`make_app(user_rate="1/minute")`), on the tests'
+    Redis unless a URL is given first, with `jobs=` standing in for the queue. Every one it
+    built is closed after the test."""
     from testing.harness import BotUnderTest, environment
 
     monkeypatch.chdir(tmp_path)  # no developer .env
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    running = BotUnderTest(botapi, redis_url)
-    yield running
-    await running.close()
+    made: list[BotUnderTest] = []
+
+    def make(redis: str | None = None, jobs: object = None, **settings: str) -> BotUnderTest:
+        url = redis or redis_url
+        env = {**environment(botapi, url), **{k.upper(): v for k, v in settings.items()}}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        made.append(BotUnderTest(botapi, url, jobs=jobs))
+        return made[-1]
+
+    yield make
+    for running in reversed(made):
+        await running.close()
+
+
+@pytest.fixture
+async def app(make_app: MakeApp) -> BotUnderTest:
+    """The real dispatcher with the harness's settings: a test sets its own with
+    `monkeypatch.setenv` before asking for it, or uses `make_app`."""
+    return make_app()
 
 
 SpawnFn = Callable[..., Process]

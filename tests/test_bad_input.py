@@ -17,14 +17,13 @@ from bot.i18n import build_i18n
 from bot.play.buttons import ImageButton
 from bot.shared.outcome import Outcome
 from common.protocol import Result
-from testing.harness import BotUnderTest, environment
+from testing.harness import BotUnderTest
 from testing.jobs import job_context
 from testing.support import free_port
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from testing.botapi import FakeBotAPI
+    from tests.conftest import MakeApp
 
 GROUP = -100_900
 
@@ -181,15 +180,10 @@ async def test_forged_or_stale_buttons_are_answered_and_do_nothing(
 
 
 async def test_redis_down_answers_temporarily_unavailable(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    botapi: FakeBotAPI, make_app: MakeApp
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    for key, value in environment(botapi, nowhere).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("STORAGE_CHAT_ID", "-100999")
-    monkeypatch.setenv("INLINE_DEBOUNCE_S", "0")
-    down = BotUnderTest(botapi, nowhere)
+    down = make_app(nowhere, storage_chat_id="-100999", inline_debounce_s="0")
     try:
         # A prompt gets a reply...
         sent = botapi.push_message(7360, "/imagine a fox")
@@ -223,12 +217,9 @@ class BrokenQueue:
 
 
 async def test_a_handler_that_raises_is_answered_with_an_apology(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    botapi: FakeBotAPI, make_app: MakeApp
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    broken = BotUnderTest(botapi, redis_url, jobs=BrokenQueue())
+    broken = make_app(jobs=BrokenQueue())
     try:
         await broken.message(botapi.push_message(7370, "/imagine a fox"))  # does not raise
         assert broken.answers(7370) == [texts.SOMETHING_WENT_WRONG]

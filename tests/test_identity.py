@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot import texts
-from testing.harness import BotUnderTest, environment
+from testing.harness import BotUnderTest
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from tests.conftest import MakeApp
 
-    from testing.botapi import FakeBotAPI
+    pass
 
 ANONYMOUS_ADMIN = 1087968824  # @GroupAnonymousBot: every anonymous admin of every group
 CHANNEL_BOT = 136817688  # @Channel_Bot: everyone posting as a channel
@@ -21,17 +20,8 @@ ADMIN = 9900
 
 
 @pytest.fixture
-async def strict(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[BotUnderTest]:
-    monkeypatch.chdir(tmp_path)
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("USER_RATE", "1/minute")
-    monkeypatch.setenv("ADMIN_IDS", str(ADMIN))
-    app = BotUnderTest(botapi, redis_url)
-    yield app
-    await app.close()
+def strict(make_app: MakeApp) -> BotUnderTest:
+    return make_app(user_rate="1/minute", admin_ids=str(ADMIN))
 
 
 async def _post(app: BotUnderTest, group: int, text: str, sender: dict[str, Any]) -> None:

@@ -6,27 +6,18 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from common.protocol import Keys
-from testing.harness import BotUnderTest, environment
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    import pytest
-
     from testing.botapi import FakeBotAPI
+    from tests.conftest import MakeApp
 
 STORAGE = -100_7700
 
 
 async def test_an_older_query_handled_after_a_newer_one_is_not_drawn(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    botapi: FakeBotAPI, make_app: MakeApp
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("STORAGE_CHAT_ID", str(STORAGE))
-    monkeypatch.setenv("INLINE_DEBOUNCE_S", "0.5")
-    app = BotUnderTest(botapi, redis_url)
+    app = make_app(storage_chat_id=str(STORAGE), inline_debounce_s="0.5")
     try:
         older = botapi.push_inline_query("a red", user_id=7701)
         newer = botapi.push_inline_query("a red fox", user_id=7701)

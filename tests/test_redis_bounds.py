@@ -17,14 +17,13 @@ from bot.requests.sources import MAX_SOURCE_BYTES
 from common.config import QueueSettings
 from common.protocol import Keys
 from common.redis_auth import open_to_others
-from testing.harness import BotUnderTest, environment
+from testing.harness import BotUnderTest
 from tests.conftest import BOT_USERNAME
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
+    from tests.conftest import MakeApp
 
-    from testing.botapi import FakeBotAPI
+    pass
 
 KEYS = Keys(QueueSettings())
 # Bounded otherwise: streams by their caps (RESULTS_MAXLEN, the inbox's INBOX_MAX), the
@@ -51,17 +50,8 @@ def _noise_jpeg(size: tuple[int, int]) -> bytes:
 
 
 @pytest.fixture
-async def app(
-    botapi: FakeBotAPI, redis_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> AsyncIterator[BotUnderTest]:
-    monkeypatch.chdir(tmp_path)
-    for key, value in environment(botapi, redis_url).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("RESULTS_BACKLOG_MAX", "3")
-    monkeypatch.setenv("USER_INFLIGHT", "10")
-    running = BotUnderTest(botapi, redis_url)
-    yield running
-    await running.close()
+def app(make_app: MakeApp) -> BotUnderTest:
+    return make_app(results_backlog_max="3", user_inflight="10")
 
 
 async def test_every_key_the_bot_writes_expires_or_is_capped(app: BotUnderTest) -> None:
