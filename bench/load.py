@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.report import append, percentile, table
-from testing.botapi import FakeBotAPI
+from bench.stack import BenchStack
 from testing.faults import photos, received, wait_settled
-from testing.support import TOKEN, Process, RedisServer, free_port
+from testing.support import free_port
 from testing.synthetic import save_pipeline
 
 if TYPE_CHECKING:
@@ -51,47 +51,21 @@ SLOW_METHODS = (
 )
 
 
-class Load:
+class Load(BenchStack):
     def __init__(self, workdir: Path, model: Path) -> None:
-        self.redis = RedisServer(workdir).start()
-        self.botapi = FakeBotAPI(token=TOKEN, username=USERNAME).start()
-        self.botapi.flood_mode()
         self.metrics_port = free_port()
-        common = {"REDIS_URL": self.redis.url}
-        self.worker = Process(
-            "worker",
-            {
-                **common,
-                "MODEL_ID": str(model),
-                "SAFETY_MODEL_ID": "",
-                "TRANSLATE_MODEL_ID": "",
-                "DEVICE": "cpu",
-            },
+        super().__init__(
             workdir,
-        )
-        self.worker.wait_for_output(r"ready: listening", timeout=300)
-        self.bot = Process(
-            "bot",
-            {
-                **common,
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": self.botapi.base_url,
-                "POLLING_TIMEOUT_S": "1",
-                "READ_BLOCK_MS": "1000",
+            model,
+            bot_env={
                 "METRICS_PORT": str(self.metrics_port),
                 # Everyone gets through fair use: the figures are about the system, not limits.
                 "USER_RATE": "100/minute",
                 "QUEUE_MAX_DEPTH": "10000",
             },
-            workdir,
+            username=USERNAME,
         )
-        self.botapi.wait_for("getUpdates", timeout=60)
-
-    def close(self) -> None:
-        self.bot.stop()
-        self.worker.stop()
-        self.botapi.stop()
-        self.redis.stop()
+        self.botapi.flood_mode()
 
     def slow_down(self, latency_s: float) -> None:
         with self.botapi.state.lock:
@@ -101,15 +75,7 @@ class Load:
                 self.botapi.fail_next(method, status=None, delay=latency_s, count=10**9)
 
     def photo_for(self, chat_id: int, message_id: int, timeout: float) -> Call:
-        return self.botapi.wait_for(
-            lambda c: (
-                c.method == "sendPhoto"
-                and c.ok
-                and c.chat_id == chat_id
-                and c.result.get("reply_to_message", {}).get("message_id") == message_id
-            ),
-            timeout=timeout,
-        )
+        return self.wait_photo(chat_id, message_id, timeout)
 
     def slots_busy(self) -> dict[str, float]:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

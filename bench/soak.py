@@ -26,9 +26,8 @@ import redis
 from PIL import Image
 
 from bench.report import append, table
-from testing.botapi import FakeBotAPI
+from bench.stack import BenchStack
 from testing.faults import wait_settled
-from testing.support import TOKEN, Process, RedisServer
 from testing.synthetic import save_pipeline
 
 USERNAME = "ImagineSoakBot"
@@ -55,32 +54,12 @@ def _photo(rng: random.Random) -> bytes:
     return out.getvalue()
 
 
-class Soak:
+class Soak(BenchStack):
     def __init__(self, workdir: Path, model: Path) -> None:
-        self.redis = RedisServer(workdir).start()
-        self.client = redis.Redis.from_url(self.redis.url)
-        self.botapi = FakeBotAPI(token=TOKEN, username=USERNAME).start()
-        common = {"REDIS_URL": self.redis.url}
-        self.worker = Process(
-            "worker",
-            {
-                **common,
-                "MODEL_ID": str(model),
-                "SAFETY_MODEL_ID": "",
-                "TRANSLATE_MODEL_ID": "",
-                "DEVICE": "cpu",
-            },
+        super().__init__(
             workdir,
-        )
-        self.worker.wait_for_output(r"ready: listening", timeout=300)
-        self.bot = Process(
-            "bot",
-            {
-                **common,
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": self.botapi.base_url,
-                "POLLING_TIMEOUT_S": "1",
-                "READ_BLOCK_MS": "1000",
+            model,
+            bot_env={
                 "USER_RATE": "1000/minute",
                 "USER_INFLIGHT": "100",
                 "QUEUE_MAX_DEPTH": "100000",
@@ -89,16 +68,13 @@ class Soak:
                 "INLINE_DEBOUNCE_S": "0",
                 "EDIT_DEBOUNCE_S": "0",
             },
-            workdir,
+            username=USERNAME,
         )
-        self.botapi.wait_for("getUpdates", timeout=60)
+        self.client = redis.Redis.from_url(self.redis.url)
 
     def close(self) -> None:
         self.client.close()
-        self.bot.stop()
-        self.worker.stop()
-        self.botapi.stop()
-        self.redis.stop()
+        super().close()
 
     def photo_reply(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         for call in self.botapi.sent(chat_id, "sendPhoto"):

@@ -28,9 +28,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bench.report import append, percentile, table
-from testing.botapi import FakeBotAPI
+from bench.stack import BenchStack
 from testing.safety_models import save_classifier
-from testing.support import TOKEN, Process, RedisServer
 from testing.synthetic import save_pipeline
 
 if TYPE_CHECKING:
@@ -51,47 +50,19 @@ def _wall(moment: dt.datetime | None) -> float:
     return aware.timestamp()
 
 
-class System:
+class System(BenchStack):
     def __init__(self, workdir: Path, max_batch: int) -> None:
-        model = save_pipeline("tiny", workdir / "model")
-        self.redis = RedisServer(workdir).start()
-        self.botapi = FakeBotAPI(token=TOKEN, username="ImagineBenchBot").start()
-        common = {"REDIS_URL": self.redis.url, "RESULT_TTL_S": "3600"}
-        self.worker = Process(
-            "worker",
-            {
-                **common,
-                "MODEL_ID": str(model),
+        super().__init__(
+            workdir,
+            save_pipeline("tiny", workdir / "model"),
+            worker_env={
                 "SAFETY_MODEL_ID": str(save_classifier(workdir / "safety")),
-                "TRANSLATE_MODEL_ID": "",
-                "DEVICE": "cpu",
                 "MAX_BATCH": str(max_batch),
             },
-            workdir,
+            shared_env={"RESULT_TTL_S": "3600"},
         )
-        self.worker.wait_for_output(r"ready: listening", timeout=300)
-        self.bot = Process(
-            "bot",
-            {
-                **common,
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": self.botapi.base_url,
-                "POLLING_TIMEOUT_S": "1",
-                # Below redis-py's default 5 s socket timeout: a read blocking 5 s (the
-                # default) can time out while idle, and the timeout ends the delivery task.
-                "READ_BLOCK_MS": "1000",
-            },
-            workdir,
-        )
-        self.botapi.wait_for("getUpdates", timeout=60)
         # Call.time is monotonic; this maps it onto the wall clock RQ's timestamps use.
         self.offset = time.time() - time.monotonic()
-
-    def close(self) -> None:
-        self.bot.stop()
-        self.worker.stop()
-        self.botapi.stop()
-        self.redis.stop()
 
     def push(self, chat_id: int, prompt: str) -> Sample:
         pushed = time.time()
@@ -99,15 +70,7 @@ class System:
         return Sample(prompt, chat_id, message["message_id"], pushed)
 
     def photo(self, sample: Sample, timeout: float = 600) -> Call:
-        return self.botapi.wait_for(
-            lambda c: (
-                c.method == "sendPhoto"
-                and c.ok
-                and c.result["chat"]["id"] == sample.chat_id
-                and c.result.get("reply_to_message", {}).get("message_id") == sample.message_id
-            ),
-            timeout=timeout,
-        )
+        return self.wait_photo(sample.chat_id, sample.message_id, timeout)
 
     def jobs_by_prompt(self) -> dict[str, Job]:
         client = redis.Redis.from_url(self.redis.url)
