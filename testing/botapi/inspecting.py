@@ -48,6 +48,25 @@ class InspectMixin:
                 and (chat_id is None or call.chat_id == chat_id)
             ]
 
+    def refuse_ephemeral(self, refuse: bool = True) -> None:
+        """Answer ephemeral parameters and methods with a 400, as a server older than 10.2."""
+        with self.state.lock:
+            self.state.ephemeral_refused = refuse
+
+    def ephemeral_for(self, chat_id: int, user_id: int) -> list[JSON]:
+        """The ephemeral messages the member sees in the chat now, oldest first."""
+        with self.state.lock:
+            return [
+                copy.deepcopy(message)
+                for (chat, _), message in sorted(self.state.ephemeral.items())
+                if chat == chat_id and message["receiver_user"]["id"] == user_id
+            ]
+
+    def reaction(self, chat_id: int, message_id: int) -> list[str]:
+        """The bot's reaction on a message now ([] when none or cleared)."""
+        with self.state.lock:
+            return list(self.state.reactions.get((chat_id, message_id), []))
+
     def _wait(self, check: Callable[[], T | None], timeout: float, what: str) -> T:
         deadline = time.monotonic() + timeout
         with self.state.changed:

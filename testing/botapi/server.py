@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import editing, misc, sending, webhook  # noqa: F401  (importing registers the methods)
+from . import editing, ephemeral, misc, sending, webhook  # noqa: F401  (registers the methods)
 from .core import DEFAULT_DESCRIPTIONS, HANDLERS, JSON, ApiError, ApiRequest, Call, Context
 from .flood import Flood, FloodGate
 from .inspecting import InspectMixin

@@ -61,6 +61,12 @@ class BotState:
         self.roles: dict[tuple[int, int], str] = {}
         self.webhook = Webhook()
         self.deliveries: list[Delivery] = []
+        # Ephemeral messages by (chat id, ephemeral message id), apart from the history; the
+        # bot's reaction on each (chat id, message id); a server older than Bot API 10.2.
+        self.ephemeral: dict[tuple[int, int], JSON] = {}
+        self.ephemeral_seq = 0
+        self.ephemeral_refused = False
+        self.reactions: dict[tuple[int, int], list[str]] = {}
 
     def reset(self, *, history: bool = True) -> None:
         with self.lock:
@@ -73,6 +79,7 @@ class BotState:
             self.deliveries = []
             if history:
                 self.chats, self.history, self.roles = {}, {}, {}
+                self.ephemeral, self.reactions = {}, {}
             self.changed.notify_all()
         self.wake_pollers()
 
