@@ -142,7 +142,7 @@ def test_a_translator_that_cannot_be_loaded_stops_the_start_naming_the_setting(
         load_translator(TranslateSettings(translate_model_id=str(missing)), CPU, torch.float32)
     line = str(caught.value)
     assert line.startswith(f"TRANSLATE_MODEL_ID={missing}: no such directory")
-    assert line.endswith("or TRANSLATE_MODEL_ID= (empty) turns translation off")
+    assert line.endswith("; or TRANSLATE_MODEL_ID= (empty) turns it off")
     assert load_translator(TranslateSettings(translate_model_id=""), CPU, torch.float32) is None
 
 

@@ -85,3 +85,5 @@ def test_a_worker_that_cannot_load_a_model_exits_with_one_line(
     assert "Traceback" not in output
     if "hub" in line or "could not be loaded" in line:
         assert "with HF_HUB_OFFLINE=1 it must already be in the cache" in output
+    if "SAFETY_MODEL_ID" in line:  # a model the operator may do without says how
+        assert "; or SAFETY_MODEL_ID= (empty) turns it off" in output

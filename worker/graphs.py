@@ -48,8 +48,12 @@ class Graph:
         pool: Any,
         shared: int = 0,
     ) -> None:
+        # Static inputs: every call copies its rows in; the output is what `replay` rewrites.
         self.inputs = [tensor.clone() for tensor in example]
         self.shared = shared
+        self.output = self._record(fn, pool)
+
+    def _record(self, fn: Callable[..., torch.Tensor], pool: Any) -> torch.Tensor:
         side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -58,7 +62,8 @@ class Graph:
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.output = fn(*self.inputs)
+            output: torch.Tensor = fn(*self.inputs)
+        return output
 
     @property
     def batch(self) -> int:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-from worker.startup import check_source, loading
+from worker.startup import load_optional
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -162,13 +162,16 @@ def load_checker(
     if not settings.safety_model_id:
         log.warning("SAFETY_MODEL_ID is empty: pictures are not checked")
         return None
-    log.info("loading safety model %s on %s", settings.safety_model_id, device)
-    check_source("SAFETY_MODEL_ID", settings.safety_model_id)
-    with loading("SAFETY_MODEL_ID", settings.safety_model_id):
-        model = AutoModelForImageClassification.from_pretrained(
-            settings.safety_model_id, dtype=dtype
-        )
-        processor = AutoImageProcessor.from_pretrained(settings.safety_model_id)
+    model_id = settings.safety_model_id
+    log.info("loading safety model %s on %s", model_id, device)
+    model, processor = load_optional(
+        "SAFETY_MODEL_ID",
+        model_id,
+        lambda: (
+            AutoModelForImageClassification.from_pretrained(model_id, dtype=dtype),
+            AutoImageProcessor.from_pretrained(model_id),
+        ),
+    )
     return SafetyChecker(model.to(device), processor, settings.labels, settings.safety_threshold)
 
 

@@ -13,10 +13,12 @@ import contextlib
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+T = TypeVar("T")
 
 
 class StartupError(Exception):
@@ -64,3 +66,14 @@ def loading(setting: str, model_id: str) -> Iterator[None]:
         raise StartupError(
             f"{setting}={model_id} could not be loaded ({reason}); {where}"
         ) from exc
+
+
+def load_optional(setting: str, model_id: str, load: Callable[[], T]) -> T:
+    """`load()` a model that a setting may also turn off (empty): checked and loaded like the
+    others, and a failure's line says how to go on without it."""
+    try:
+        check_source(setting, model_id)
+        with loading(setting, model_id):
+            return load()
+    except StartupError as exc:
+        raise StartupError(f"{exc}; or {setting}= (empty) turns it off") from exc

@@ -23,7 +23,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from common.metrics import NAMESPACE
 from worker.faults import is_device_failure
-from worker.startup import StartupError, check_source, loading
+from worker.startup import load_optional
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -172,12 +172,14 @@ def load_translator(
     if not settings.translate_model_id:
         log.info("TRANSLATE_MODEL_ID is empty: prompts reach the text encoders as typed")
         return None
-    log.info("loading translator %s on %s", settings.translate_model_id, device)
-    try:
-        check_source("TRANSLATE_MODEL_ID", settings.translate_model_id)
-        with loading("TRANSLATE_MODEL_ID", settings.translate_model_id):
-            tokenizer = AutoTokenizer.from_pretrained(settings.translate_model_id)
-            model = AutoModelForSeq2SeqLM.from_pretrained(settings.translate_model_id, dtype=dtype)
-    except StartupError as exc:
-        raise StartupError(f"{exc}; or TRANSLATE_MODEL_ID= (empty) turns translation off") from exc
+    model_id = settings.translate_model_id
+    log.info("loading translator %s on %s", model_id, device)
+    tokenizer, model = load_optional(
+        "TRANSLATE_MODEL_ID",
+        model_id,
+        lambda: (
+            AutoTokenizer.from_pretrained(model_id),
+            AutoModelForSeq2SeqLM.from_pretrained(model_id, dtype=dtype),
+        ),
+    )
     return Translator(model.to(device).eval(), tokenizer, device)

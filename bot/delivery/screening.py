@@ -15,7 +15,7 @@ a spoiler policy for, and the picker would post it in a chat that may not want i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -74,5 +74,5 @@ class Screening:
         screened = screen(context, result, policy)
         if screened.held and context.action != "inline":
             tell = await self._fair_use.may_tell(context.origin)
-            return Screened(screened.pictures, screened.held, tell, screened.drawn)
+            return replace(screened, tell=tell)
         return screened
