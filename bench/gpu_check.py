@@ -13,6 +13,7 @@ a section that fails or a session that ends early keeps the others' figures:
     vae        the decoder alone in bfloat16 (default) and float16, batch 1 and 4
     layout     channels_last and fused QKV on and off, eager, batch 4
     i2i        image-to-image with graphs, batch 1 and 4
+    overlap    batches back to back, Pillow JPEGs encoded after each or during the next
     profile    the VAE decode's top CUDA kernels at batch 1
     tiny       the tiny decoder: batch 1 p50 and images/s at 32
     targets    the issue's targets judged from the figures above
@@ -45,7 +46,8 @@ from common.protocol import IMAGE_SIZE, GenerationRequest
 from testing.synthetic import build_pipeline, build_tiny_decoder
 from worker.config import SpeedSettings
 from worker.engine import Engine
-from worker.fastpath import to_pixels
+from worker.fastpath import JpegEncoder, to_pixels
+from worker.safety import started
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -302,6 +304,35 @@ def profile(check: Check) -> dict[str, Any]:
     }
 
 
+def overlap(check: Check) -> dict[str, Any]:
+    """Batches back to back with Pillow JPEGs: each encoded before the next is drawn, and
+    encoded while the next is drawn (what the worker does when `Engine.overlaps`)."""
+    eng = check.engine or check.engine_with(max_batch=check.args.max_batch)[0]
+    pillow = JpegEncoder(95, False, check.device)
+    batch, rounds = min(16, eng.max_batch), 6
+    out: dict[str, Any] = {"batch": batch, "batches": rounds}
+
+    def serial() -> None:
+        for _ in range(rounds):
+            started(eng.pixels(check.prompts(batch)), to_host=True).finish(pillow.encode)
+
+    def overlapped() -> None:
+        pending = started(eng.pixels(check.prompts(batch)), to_host=True)
+        for index in range(rounds):
+            following = None
+            if index + 1 < rounds:
+                following = started(eng.pixels(check.prompts(batch)), to_host=True)
+            pending.finish(pillow.encode)
+            if following is not None:
+                pending = following
+
+    for name, run in (("serial", serial), ("overlapped", overlapped)):
+        ms = check.timed(run, iters=3)
+        out[f"{name}_img_s"] = _rate(batch * rounds, ms)
+    out["overlapped_vs_serial"] = round(out["overlapped_img_s"] / out["serial_img_s"], 3)
+    return out
+
+
 def tiny(check: Check) -> dict[str, Any]:
     check.release()
     decoder = build_tiny_decoder(check.args.preset, dtype=check.dtype, device=check.device)
@@ -348,6 +379,7 @@ SECTIONS: dict[str, Callable[[Check], dict[str, Any]]] = {
     "eager": eager,
     "vae": vae,
     "i2i": image_to_image,
+    "overlap": overlap,
     "profile": profile,
     "layout": layout,
     "tiny": tiny,

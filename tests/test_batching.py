@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 import redis
 import torch
+from PIL import Image
 from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
@@ -66,6 +70,12 @@ def _results(client: redis.Redis) -> dict[str, Result]:
     return {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
 
 
+def _mean_difference(a: bytes, b: bytes) -> float:
+    """Batched arithmetic differs from a lone call's in the last bits: compare pixels."""
+    first, second = (np.asarray(Image.open(io.BytesIO(x)), dtype=np.float32) for x in (a, b))
+    return float(np.abs(first - second).mean())
+
+
 def _requests(count: int) -> list[GenerationRequest]:
     return [GenerationRequest(prompt=f"a fox, take {i}", seed=100 + i) for i in range(count)]
 
@@ -106,6 +116,8 @@ def test_an_invalid_job_in_a_batch_fails_alone(client: redis.Redis, engine: Engi
 
 class _Stalled:
     """An engine whose batch call outlasts the jobs' timeout, or breaks."""
+
+    overlaps = False
 
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
@@ -173,3 +185,143 @@ def test_a_micro_batch_of_russian_prompts_is_one_translation_and_results_say_wha
     results = _results(client)
     assert translator.generate_calls == 1  # three Cyrillic prompts, two sizes, one model call
     assert [results[job.id].drawn for job in jobs] == ["fox fox", "fox fox", "", "fox fox"]
+
+
+class _Recorded:
+    """The engine's drawing and encoding calls, in order, by batch size."""
+
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, int]] = []
+        draw, encode = engine.pixels, engine.jpeg.encode
+
+        def pixels(requests: Sequence[GenerationRequest]) -> torch.Tensor:
+            self.calls.append(("draw", len(requests)))
+            return draw(requests)
+
+        def jpegs(pixels: torch.Tensor) -> list[bytes]:
+            self.calls.append(("encode", len(pixels)))
+            return encode(pixels)
+
+        monkeypatch.setattr(engine, "pixels", pixels)
+        monkeypatch.setattr(engine.jpeg, "encode", jpegs)
+
+
+@pytest.fixture
+def overlapping(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The tiny engine as if its device queued work without waiting, like CUDA."""
+    monkeypatch.setattr(engine, "asynchronous", True)
+    assert engine.overlaps
+    return engine
+
+
+def test_the_next_batch_is_drawn_before_this_one_is_encoded_and_every_photo_comes_once(
+    client: redis.Redis, overlapping: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = _requests(5)
+    expected = [overlapping.generate([r])[0] for r in requests]
+    jobs = [_enqueue(client, r.model_dump()) for r in requests]
+    recorded = _Recorded(overlapping, monkeypatch)
+    _work(client, max_batch=2)
+    # Each batch's images are encoded only once the next batch's drawing is under way.
+    assert recorded.calls == [
+        ("draw", 2),
+        ("draw", 2),
+        ("encode", 2),
+        ("draw", 1),
+        ("encode", 2),
+        ("encode", 1),
+    ]
+    entries = client.xrange(Keys(QueueSettings()).results)
+    assert sorted(Result.from_fields(f).job_id for _, f in entries) == sorted(j.id for j in jobs)
+    results = _results(client)
+    for job, image in zip(jobs, expected, strict=True):
+        assert results[job.id].status == "ok"
+        assert _mean_difference(results[job.id].image, image) < 1.0
+    queue = _queue(client)
+    assert sorted(FinishedJobRegistry(queue=queue).get_job_ids()) == sorted(j.id for j in jobs)
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    sizes = [
+        Job.fetch(j.id, connection=client, serializer=JSONSerializer).return_value()["batch_size"]  # type: ignore[index]
+        for j in jobs
+    ]
+    assert sizes == [2, 2, 2, 2, 1]
+
+
+def test_without_overlap_each_batch_is_encoded_before_the_next_is_taken(
+    client: redis.Redis, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not engine.overlaps  # the CPU computes as it is asked: nothing would overlap
+    for r in _requests(3):
+        _enqueue(client, r.model_dump())
+    recorded = _Recorded(engine, monkeypatch)
+    _work(client, max_batch=2)
+    assert recorded.calls == [("draw", 2), ("encode", 2), ("draw", 1), ("encode", 1)]
+
+
+@pytest.mark.parametrize("stop_at", [1, 2])
+def test_a_stop_lets_the_batches_in_hand_finish_and_leaves_the_rest_queued(
+    client: redis.Redis, overlapping: Engine, monkeypatch: pytest.MonkeyPatch, stop_at: int
+) -> None:
+    jobs = [_enqueue(client, r.model_dump()) for r in _requests(6)]
+    worker = BatchWorker(
+        [_queue(client)], connection=client, serializer=JSONSerializer, max_batch=2
+    )
+    draw, drawn = overlapping.pixels, []
+
+    def pixels(requests: Sequence[GenerationRequest]) -> torch.Tensor:
+        drawn.append(len(requests))
+        if len(drawn) == stop_at:  # SIGTERM arrives while this batch is drawn
+            worker.request_stop(signal.SIGTERM, None)
+        return draw(requests)
+
+    monkeypatch.setattr(overlapping, "pixels", pixels)
+    worker.work(burst=True)
+    done = 2 * stop_at
+    results = _results(client)
+    assert sorted(results) == sorted(j.id for j in jobs[:done])
+    assert all(r.status == "ok" for r in results.values())
+    queue = _queue(client)
+    assert queue.job_ids == [j.id for j in jobs[done:]]  # nothing taken is left behind
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert queue.intermediate_queue.get_job_ids() == []
+
+
+def test_a_failure_in_the_looked_ahead_batch_fails_only_its_jobs(
+    client: redis.Redis, overlapping: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [_enqueue(client, r.model_dump()) for r in _requests(5)]
+    draw, drawn = overlapping.pixels, []
+
+    def pixels(requests: Sequence[GenerationRequest]) -> torch.Tensor:
+        drawn.append(len(requests))
+        if len(drawn) == 2:
+            raise RuntimeError("the second batch broke")
+        return draw(requests)
+
+    monkeypatch.setattr(overlapping, "pixels", pixels)
+    _work(client, max_batch=2)
+    results = _results(client)
+    assert [results[j.id].status for j in jobs] == ["ok", "ok", "error", "error", "ok"]
+    failed = FailedJobRegistry(queue=_queue(client)).get_job_ids()
+    assert sorted(failed) == sorted(j.id for j in jobs[2:4])
+
+
+def test_an_encoding_that_outlasts_the_timeout_fails_its_batch_not_the_next(
+    client: redis.Redis, overlapping: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [_enqueue(client, r.model_dump(), timeout=1) for r in _requests(4)]
+    encode, encoded = overlapping.jpeg.encode, []
+
+    def jpegs(pixels: torch.Tensor) -> list[bytes]:
+        encoded.append(len(pixels))
+        if len(encoded) == 1:
+            time.sleep(5)  # stuck until the job timeout's alarm cuts it
+        return encode(pixels)
+
+    monkeypatch.setattr(overlapping.jpeg, "encode", jpegs)
+    _work(client, max_batch=2)
+    results = _results(client)
+    assert [(results[j.id].status, results[j.id].error) for j in jobs[:2]] == [
+        ("error", "timeout")
+    ] * 2
+    assert [results[j.id].status for j in jobs[2:]] == ["ok", "ok"]

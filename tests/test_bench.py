@@ -85,6 +85,7 @@ def test_gpu_check_runs_every_section_and_keeps_going_past_a_failing_one(
     assert failed == ["eager"]
     # The sections after the broken one still measured.
     assert results["i2i"]["batch_1_p50_ms"] > 0 and results["tiny"]["batch_1_p50_ms"] > 0
+    assert results["overlap"]["overlapped_img_s"] > 0 and results["overlap"]["batches"] == 6
     assert results["engine"]["graphs"] is False and results["engine"]["max_batch"] == 2
     assert results["targets"]["full_batch_1_ms"][0] == results["engine"]["batch_1_new_p50_ms"]
     assert "| engine | batch_1_new_p50_ms |" in (tmp_path / "gpu_check.md").read_text()

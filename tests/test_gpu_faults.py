@@ -30,8 +30,10 @@ ILLEGAL_ADDRESS = "CUDA error: an illegal memory access was encountered"
 class FaultyEngine:
     """The real tiny engine behind a memory limit (in requests per call) or a broken device."""
 
-    def __init__(self, real: Engine, fits: int = 64, broken: bool = False) -> None:
-        self.real, self.fits, self.broken = real, fits, broken
+    def __init__(
+        self, real: Engine, fits: int = 64, broken: bool = False, overlaps: bool = False
+    ) -> None:
+        self.real, self.fits, self.broken, self.overlaps = real, fits, broken, overlaps
         self.jpeg = real.jpeg
         self.calls: list[int] = []
 
@@ -99,11 +101,12 @@ def _worker(client: redis.Redis) -> BatchWorker:
     return BatchWorker([_queue(client)], connection=client, serializer=JSONSerializer, max_batch=4)
 
 
+@pytest.mark.parametrize("overlaps", [False, True])
 @pytest.mark.parametrize(("fits", "calls"), [(2, [4, 2, 2]), (1, [4, 2, 1, 1, 2, 1, 1])])
 def test_a_batch_out_of_memory_is_drawn_in_halves_until_it_fits(
-    client: redis.Redis, engine: Engine, fits: int, calls: list[int]
+    client: redis.Redis, engine: Engine, fits: int, calls: list[int], overlaps: bool
 ) -> None:
-    faulty = FaultyEngine(engine, fits=fits)
+    faulty = FaultyEngine(engine, fits=fits, overlaps=overlaps)
     set_engine(faulty)  # type: ignore[arg-type]
     jobs = _enqueue(client, 4)
     _worker(client).work(burst=True)
@@ -126,15 +129,16 @@ def test_one_request_that_never_fits_gets_the_error_and_is_not_retried(
     assert faulty.calls == [1]
 
 
+@pytest.mark.parametrize("overlaps", [False, True])
 def test_a_broken_device_stops_the_worker_non_zero_and_leaves_the_rest_queued(
-    client: redis.Redis, engine: Engine
+    client: redis.Redis, engine: Engine, overlaps: bool
 ) -> None:
-    faulty = FaultyEngine(engine, broken=True)
+    faulty = FaultyEngine(engine, broken=True, overlaps=overlaps)
     set_engine(faulty)  # type: ignore[arg-type]
-    first = _enqueue(client, 1, retries=1)
+    jobs = _enqueue(client, 2, retries=1)
     code = run_worker(client, _queue(client), QueueSettings(), max_batch=1)
     assert code == DEVICE_FAILED
-    assert faulty.calls == [1]  # no job after the failure
+    assert faulty.calls == [1]  # no job after the failure, not even one looked ahead
     # The failed job has a retry left: it waits for a healthy worker, unanswered meanwhile.
-    assert _queue(client).job_ids == first
+    assert sorted(_queue(client).job_ids) == sorted(jobs)
     assert _results(client) == {}

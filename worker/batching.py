@@ -8,6 +8,10 @@ finished and failed registries, status, result, failure callback), and an empty 
 waiting: a lone job starts at once. (RQ's `max_jobs` counts batches, not jobs, with this worker.)
 Jobs being worked on keep short-lived claims (`worker.claims`), and SIGTERM lets the running
 batch finish and be delivered before the worker stops.
+
+Where the device works in the background (`Engine.overlaps`), one `execute_job` may run a
+chain of batches: the next batch is begun, its GPU work queued, before this one's JPEGs are
+encoded on the host, so the two overlap.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -27,6 +32,7 @@ from rq.registry import (
     ReadyJobRegistry,
     StartedJobRegistry,
 )
+from rq.suspension import is_suspended
 from rq.timeouts import JobTimeoutException
 from rq.utils import now
 from rq.worker.base import WorkerStatus
@@ -41,7 +47,7 @@ from worker.engine import get_engine
 from worker.faults import free_memory, is_device_failure, is_out_of_memory
 from worker.jobs import Outcome, discard_outcome, store_outcome
 from worker.metrics import observe_generation, observe_queue_wait
-from worker.safety import checked
+from worker.safety import Pending, started
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -63,6 +69,24 @@ def _request(job: Job) -> GenerationRequest | None:
         return GenerationRequest.model_validate(job.kwargs.get("request"))
     except ValidationError:
         return None
+
+
+@dataclass(slots=True)
+class _Drawing:
+    """A group of one batch whose images are made on the device, not yet encoded."""
+
+    group: list[tuple[Job, GenerationRequest]]
+    pending: Pending
+    started_at: float
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Jobs taken together: claimed, started, and their images begun."""
+
+    running: list[tuple[Job, Execution]]
+    renewal: ClaimRenewal
+    drawing: list[_Drawing]
 
 
 class BatchWorker(SimpleWorker):
@@ -117,7 +141,17 @@ class BatchWorker(SimpleWorker):
             queue.intermediate_queue.remove(job.id)
             self.set_state(WorkerStatus.IDLE)
             return
-        jobs = [job, *self._take_waiting(queue)]
+        batch: _Batch | None = self._begin([job, *self._take_waiting(queue, self.max_batch - 1)])
+        while batch is not None:
+            try:
+                following = self._look_ahead(queue)
+            finally:
+                self._end(batch, queue)
+            batch = following
+        self.set_state(WorkerStatus.IDLE)
+
+    def _begin(self, jobs: list[Job]) -> _Batch:
+        """Claim the jobs, mark them started, and start their images (all of them at once)."""
         for each in jobs:
             observe_queue_wait(each)
         executions = [self.prepare_execution(each) for each in jobs]
@@ -128,21 +162,45 @@ class BatchWorker(SimpleWorker):
         running = list(zip(jobs, executions, strict=True))
         renewal = ClaimRenewal(self, running, self.abandon_after_s)
         renewal.start()
+        batch = _Batch(running, renewal, [])
         try:
-            if len(jobs) > 1:
-                self._make_images(jobs)
-            for each, execution in running:
-                self._perform_prepared(each, queue, execution)
-        finally:
-            renewal.stop()
-            for each in jobs:
-                discard_outcome(each.id)
-        self.set_state(WorkerStatus.IDLE)
+            overlaps = get_engine().overlaps
+            if len(jobs) > 1 or overlaps:
+                batch.drawing = self._make_images(jobs, defer=overlaps)
+        except BaseException:
+            self._end(batch, None)
+            raise
+        return batch
 
-    def _take_waiting(self, queue: Queue) -> list[Job]:
-        """Up to max_batch - 1 more jobs of this queue, only those already there (no blocking)."""
+    def _look_ahead(self, queue: Queue) -> _Batch | None:
+        """The next batch, begun before this one's images are encoded: its GPU work queues
+        behind this batch's copies, so the device draws it while the host makes this batch's
+        JPEGs. Only where that overlaps (`Engine.overlaps`), and only while the worker would
+        otherwise take the next job at once (no stop, suspension or maintenance due)."""
+        if not get_engine().overlaps or self.stop_requested or self.device_failure is not None:
+            return None
+        if self.should_run_maintenance_tasks or is_suspended(self.connection, self):
+            return None
+        waiting = self._take_waiting(queue, self.max_batch)
+        return self._begin(waiting) if waiting else None
+
+    def _end(self, batch: _Batch, queue: Queue | None) -> None:
+        """Encode what was started, then run each job through RQ (it publishes its image)."""
+        try:
+            for drawing in batch.drawing:
+                self._finish(drawing)
+            if queue is not None:
+                for each, execution in batch.running:
+                    self._perform_prepared(each, queue, execution)
+        finally:
+            batch.renewal.stop()
+            for each, _ in batch.running:
+                discard_outcome(each.id)
+
+    def _take_waiting(self, queue: Queue, limit: int) -> list[Job]:
+        """Up to `limit` jobs of this queue, only those already there (no blocking)."""
         taken: list[Job] = []
-        while len(taken) < self.max_batch - 1:
+        while len(taken) < limit:
             result = self.queue_class.dequeue_any(
                 [queue],
                 None,
@@ -163,8 +221,9 @@ class BatchWorker(SimpleWorker):
             taken.append(extra)
         return taken
 
-    def _make_images(self, jobs: list[Job]) -> None:
-        """One engine call per request shape; each job's image (or the error) is stored."""
+    def _make_images(self, jobs: list[Job], defer: bool = False) -> list[_Drawing]:
+        """One engine call per request shape; each job's image (or the error) is stored, or
+        with `defer` the started ones are returned for `_finish` to encode."""
         groups: dict[Shape, list[tuple[Job, GenerationRequest]]] = {}
         for job in jobs:
             request = _request(job)
@@ -178,40 +237,61 @@ class BatchWorker(SimpleWorker):
                 get_engine().drawn_prompts([r for group in groups.values() for _, r in group])
             except Exception as exc:  # each draw below meets it again, in its own error route
                 log.warning("translating the batch's prompts failed: %s", exc)
+        drawing: list[_Drawing] = []
         for group in groups.values():
-            if len(group) > 1:  # a single one is made inside its own job, as without batching
-                self._draw(group)
+            # A single one is made inside its own job, as without batching, unless deferred.
+            if len(group) > 1 or defer:
+                drawing += self._draw(group, defer)
+        return drawing
 
-    def _draw(self, group: list[tuple[Job, GenerationRequest]]) -> None:
+    def _draw(self, group: list[tuple[Job, GenerationRequest]], defer: bool) -> list[_Drawing]:
         """One engine call for the group; out of memory, each half on its own."""
-        # The whole call must end within the shortest timeout of its jobs.
-        timeout = min(job.timeout or self.queue_class.DEFAULT_TIMEOUT for job, _ in group)
-        started = time.perf_counter()
+        started_at = time.perf_counter()
         try:
-            with self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id):
+            with self._deadline(group):
                 engine = get_engine()
                 pixels = engine.pixels([request for _, request in group])
-                made = checked(pixels, engine.jpeg.encode)
+                drawing = _Drawing(group, started(pixels, to_host=defer), started_at)
         except Exception as exc:
             if is_out_of_memory(exc):
                 free_memory()
                 if len(group) > 1:
                     log.warning("out of GPU memory at batch %d; drawing it in halves", len(group))
                     half = len(group) // 2
-                    self._draw(group[:half])
-                    self._draw(group[half:])
-                    return
-            self._note(exc)
-            for job, _ in group:
-                store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
+                    return self._draw(group[:half], defer) + self._draw(group[half:], defer)
+            self._failed(group, exc)
+            return []
+        if defer:
+            return [drawing]
+        self._finish(drawing)
+        return []
+
+    def _finish(self, drawing: _Drawing) -> None:
+        """Encode a started group's images and store each job's; its time runs from its start."""
+        group = drawing.group
+        try:
+            with self._deadline(group):
+                made = drawing.pending.finish(get_engine().jpeg.encode)
+        except Exception as exc:
+            self._failed(group, exc)
             return
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_ms = (time.perf_counter() - drawing.started_at) * 1000
         observe_generation(elapsed_ms / 1000, len(group))
         for index, (job, _) in enumerate(group):
             outcome = Outcome(
                 made=made.one(index), generation_ms=elapsed_ms, batch_size=len(group)
             )
             store_outcome(job.id, outcome)
+
+    def _deadline(self, group: list[tuple[Job, GenerationRequest]]) -> Any:
+        # The whole call must end within the shortest timeout of its jobs.
+        timeout = min(job.timeout or self.queue_class.DEFAULT_TIMEOUT for job, _ in group)
+        return self.death_penalty_class(timeout, JobTimeoutException, job_id=group[0][0].id)
+
+    def _failed(self, group: list[tuple[Job, GenerationRequest]], exc: BaseException) -> None:
+        self._note(exc)
+        for job, _ in group:
+            store_outcome(job.id, Outcome(error=exc, batch_size=len(group)))
 
     def _note(self, exc: BaseException) -> None:
         """A broken device ends the worker once the jobs in hand are failed (and retried)."""

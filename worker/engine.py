@@ -72,6 +72,8 @@ class Engine:
         self.vae: Decoder = decoder if decoder is not None else pipe.vae
         tune(pipe, self.vae, self.speed, device)
         self.jpeg = JpegEncoder(jpeg_quality, self.speed.gpu_jpeg, device)
+        # CUDA queues kernels and returns: the host is free while the device draws.
+        self.asynchronous = device.type == "cuda"
         self.encoders = TextEncoders(pipe, device)
         self.text = PromptEmbeddings(self.encoders, self.speed.text_cache_size, self._encode_ids)
         unet = pipe.unet
@@ -95,6 +97,12 @@ class Engine:
         self.encoders_in_graphs = graphs is not None
         # Compiled kernels are specialised per batch size, so batches pad up to a bucket too.
         self._padded = graphs is not None or self.speed.compile != "off"
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether the host can encode one batch's JPEGs while the device draws the next:
+        only where work is queued without waiting, and with Pillow (nvJPEG is device work)."""
+        return self.asynchronous and not self.jpeg.on_gpu
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[bytes]:
         """Text-to-image JPEGs, in request order, each from its own seed."""

@@ -142,10 +142,18 @@ class SafetyChecker:
     @torch.inference_mode()
     def check(self, pixels: torch.Tensor) -> list[Verdict]:
         """One verdict per image of a uint8 NCHW batch, in order, from one model call."""
+        return self.verdicts(self.scores(pixels))
+
+    @torch.inference_mode()
+    def scores(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Each image's unsafe score, float32 where the model runs: queued, not waited for."""
         logits = self.model(pixel_values=self._inputs(pixels)).logits.float()
         probs = logits.sigmoid() if self._multi_label else logits.softmax(dim=-1)
-        scores = probs[:, self._unsafe].amax(dim=1).tolist()
-        return [Verdict(score, score >= self.threshold) for score in scores]
+        scores: torch.Tensor = probs[:, self._unsafe].amax(dim=1)
+        return scores
+
+    def verdicts(self, scores: torch.Tensor) -> list[Verdict]:
+        return [Verdict(score, score >= self.threshold) for score in scores.tolist()]
 
     def warm_up(self, batch_sizes: Sequence[int], height: int, width: int) -> float:
         """Run each batch size once, so no user pays first-call costs; returns milliseconds."""
@@ -188,3 +196,39 @@ def checked(pixels: torch.Tensor, encode: Callable[[torch.Tensor], list[bytes]])
     first, while the pixels are still on the device: one classifier call per batch."""
     verdicts = _checker.check(pixels) if _checker is not None else []
     return Checked(encode(pixels), verdicts)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A batch on its way to the host: its pixels and scores, copied behind its GPU work."""
+
+    pixels: torch.Tensor
+    scores: torch.Tensor | None
+    copied: torch.cuda.Event | None
+
+    def finish(self, encode: Callable[[torch.Tensor], list[bytes]]) -> Checked:
+        """Wait for this batch's copies only (work queued after them may still run), then
+        encode on the host."""
+        if self.copied is not None:
+            self.copied.synchronize()
+        verdicts = (
+            [] if self.scores is None or _checker is None else _checker.verdicts(self.scores)
+        )
+        return Checked(encode(self.pixels), verdicts)
+
+
+def started(pixels: torch.Tensor, to_host: bool) -> Pending:
+    """Score a decoded batch; with `to_host`, queue its copies to pinned host memory without
+    waiting, so the device can go on with the next batch while the host encodes this one."""
+    scores = _checker.scores(pixels) if _checker is not None else None
+    if not to_host or pixels.device.type != "cuda":
+        return Pending(pixels, scores, None)
+    host = torch.empty(pixels.shape, dtype=pixels.dtype, pin_memory=True)
+    host.copy_(pixels, non_blocking=True)
+    host_scores = None
+    if scores is not None:
+        host_scores = torch.empty(scores.shape, dtype=scores.dtype, pin_memory=True)
+        host_scores.copy_(scores, non_blocking=True)
+    copied = torch.cuda.Event()  # type: ignore[no-untyped-call]
+    copied.record()
+    return Pending(host, host_scores, copied)
