@@ -23,6 +23,7 @@ from bot.handlers import build_router, safety
 from bot.handlers.inline_filters import run_magic_filters_inline
 from bot.i18n import UserLocaleMiddleware, build_i18n
 from bot.middlewares import AccessMiddleware, OriginMiddleware
+from bot.outbound.aside import Aside
 from bot.outbound.pacing import Pacer
 from bot.outbound.replies import Replies
 from bot.outbound.send_budget import SendBudget
@@ -89,7 +90,7 @@ class Services:
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
-        await self.status.clear(context.job_id)
+        await self.status.answered(context, result)
         await self.community.count_result(result.status)
 
     async def close(self) -> None:
@@ -106,6 +107,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     keys = Keys(settings.queue)
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
     budget = SendBudget(async_redis, keys, settings.pacing)
+    # Outside the pacer: a refused ephemeral message and its open fallback each wait a turn.
+    bot.session.middleware(Aside(async_redis, keys, settings.feedback))
     bot.session.middleware(Pacer(budget, settings.pacing.pace_answer_wait_s))
     chat_settings = ChatSettingsStore(
         async_redis, keys, settings.safety, settings.limits, settings.prompts

@@ -207,7 +207,7 @@ class AccessSettings(BaseSettings):
 
 
 class FeedbackSettings(BaseSettings):
-    """Queue-position messages and languages."""
+    """Queue-position messages, languages, and what a group sees (`bot/outbound/aside.py`)."""
 
     model_config = ENV
 
@@ -215,6 +215,12 @@ class FeedbackSettings(BaseSettings):
     status_edit_interval_s: float = Field(default=3.0, ge=1.0)
     status_edit_interval_group_s: float = Field(default=10.0, ge=1.0)
     default_locale: str = "en"
+    # In groups, answers for one member as ephemeral messages only that member sees.
+    ephemeral: Literal["auto", "on", "off"] = "auto"
+    # How long a chat whose server refused them gets ordinary messages before the next try.
+    ephemeral_retry_s: int = Field(default=3_600, ge=60)
+    # 👀 on a group's prompt while it is queued, ⚡ once its picture is sent.
+    reactions: bool = True
 
 
 class PlaySettings(BaseSettings):

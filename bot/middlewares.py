@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.outbound.aside import aside, receiver
 from bot.shared.origin import Origin, sender_id, update_key
 
 if TYPE_CHECKING:
@@ -108,4 +109,6 @@ class OriginMiddleware(BaseMiddleware):
             token = data["settings"].telegram.bot_token.get_secret_value()
             origin = origin.model_copy(update={"update": update_key(token, received.update_id)})
         data["origin"] = origin
-        return await handler(event, data)
+        # In a group, what the handler sends concerns the member who asked: for them alone.
+        with aside(receiver(origin)):
+            return await handler(event, data)

@@ -253,6 +253,10 @@ class Keys:
         """Held by the one live bot process reading under consumer `name`."""
         return self._key("consumer", name)
 
+    def no_ephemeral(self, chat_id: int) -> str:
+        """Set while a group's Bot API server refused ephemeral messages (`EPHEMERAL=auto`)."""
+        return self._key("no-ephemeral", chat_id)
+
     def replied(self, chat_id: int, kind: str) -> str:
         """Set while a chat was given an answer of `kind` (/help, a hint) lately."""
         return self._key("replied", chat_id, kind)

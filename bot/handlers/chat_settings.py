@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot import texts
 from bot.community.chat_settings import POLICIES
 from bot.community.settings_panel import Panel, SettingsButton
+from bot.outbound.aside import edit_in_place
 
 if TYPE_CHECKING:
     from bot.community.chat_rules import ChatRules
@@ -95,4 +96,4 @@ async def pressed(
     panel = _panel(chat_rules, origin, after)
     await query.answer(panel.translate(texts.SETTINGS_SAVED))
     if after != before:
-        await query.message.edit_text(panel.text(after), reply_markup=panel.keyboard(after))
+        await edit_in_place(query.message, panel.text(after), panel.keyboard(after))

@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from bot import texts
 from bot.community.chat_rules import AdminsUnknown
 from bot.i18n import locale_for
+from bot.outbound.aside import aside, receiver_of
 from bot.outbound.pacing import SendSkipped
 from bot.play.inline import article
 
@@ -71,7 +72,9 @@ async def _apologise(update: Update, i18n: I18n, text_id: str) -> None:
             # An edited prompt is answered like the prompt it was.
             if (message := update.message or update.edited_message) is not None:
                 text = i18n.gettext(text_id, locale=_locale(message.from_user, i18n))
-                await message.reply(text)
+                # The handler's context is gone: in a group, to the member alone again.
+                with aside(receiver_of(message)):
+                    await message.reply(text)
             elif update.callback_query is not None:
                 query = update.callback_query
                 text = i18n.gettext(text_id, locale=_locale(query.from_user, i18n))

@@ -117,8 +117,10 @@ class ImagineService:
         first_use = await self._admission.first_use(ask.origin)
         action = self._chat_action(context)
         position = admitted.ahead + 1 if admitted.ahead else 0
-        if position and context.action != "inline":
-            await self._status.post(context, position)
+        if context.action != "inline":
+            if position:
+                await self._status.post(context, position)
+            await self._status.react_queued(context)
         if action is not None:
             await action
         return Queued(context, position, first_use)

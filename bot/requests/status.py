@@ -1,4 +1,5 @@
-"""One "In queue: #N" message per waiting job, edited sparingly, removed with the photo."""
+"""What shows a waiting job's state: one "In queue: #N" message, edited sparingly, removed
+with the photo; in groups also a reaction on the prompt, 👀 while queued, ⚡ once answered."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ReplyParameters
+from aiogram.types import ReactionTypeEmoji, ReplyParameters
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
@@ -18,15 +19,18 @@ from bot.outbound.pacing import SendSkipped, manner
 
 if TYPE_CHECKING:
     from aiogram import Bot
+    from aiogram.types import ReactionTypeUnion
     from aiogram.utils.i18n import I18n
     from redis.asyncio import Redis
 
     from bot.config import FeedbackSettings
     from bot.requests.jobs import JobContext
-    from common.protocol import Keys
+    from common.protocol import Keys, Result
 
 log = logging.getLogger(__name__)
 TICK_S: Final = 1.0
+QUEUED: Final = "\N{EYES}"
+DONE: Final = "\N{HIGH VOLTAGE SIGN}"
 
 
 def _text(value: bytes | str) -> str:
@@ -40,6 +44,8 @@ class StatusMessage(BaseModel):
     edited_at: float
     group: bool
     locale: str
+    # The member who alone sees it (an ephemeral message, `message_id` its ephemeral id).
+    receiver: int | None = None
 
 
 class StatusBoard:
@@ -89,15 +95,59 @@ class StatusBoard:
         except TelegramAPIError as exc:
             log.warning("queue status for job %s not sent: %s", context.job_id, exc)
             return
+        message_id, receiver = sent.message_id, None
+        if sent.ephemeral_message_id is not None and sent.receiver_user is not None:
+            message_id, receiver = sent.ephemeral_message_id, sent.receiver_user.id
         status = StatusMessage(
             chat_id=origin.chat_id,
-            message_id=sent.message_id,
+            message_id=message_id,
+            receiver=receiver,
             position=position,
             edited_at=time.time(),
             group=origin.group,
             locale=origin.locale,
         )
         await self._redis.hset(self._key, context.job_id, status.model_dump_json())
+
+    async def react_queued(self, context: JobContext) -> None:
+        """👀 on a group's prompt. A result delivered before Telegram took it (another bot
+        process, a fast worker) has removed the job's record by now: then it is taken back,
+        so a prompt never keeps 👀 after its answer."""
+        if not self._reacts(context):
+            return
+        await self._react(context, QUEUED)
+        try:
+            answered = not await self._redis.exists(self._keys.job_context(context.job_id))
+        except RedisError:
+            return
+        if answered:
+            await self._react(context, None)
+
+    async def answered(self, context: JobContext, result: Result) -> None:
+        """The job's answer went out: its status message goes, the prompt's reaction turns ⚡
+        for a picture (taken back for an error, which has its own answer)."""
+        await self.clear(context.job_id)
+        if self._reacts(context):
+            await self._react(context, DONE if result.status == "ok" else None)
+
+    def _reacts(self, context: JobContext) -> bool:
+        origin = context.origin
+        return self._feedback.reactions and origin.group and origin.editable
+
+    async def _react(self, context: JobContext, emoji: str | None) -> None:
+        """Best effort: reactions are no messages, and their errors (429, reactions off in
+        the chat) never hold up a picture."""
+        origin = context.origin
+        reaction: list[ReactionTypeUnion] = [ReactionTypeEmoji(emoji=emoji)] if emoji else []
+        try:
+            await self._bot.set_message_reaction(origin.chat_id, origin.message_id, reaction)
+        except TelegramAPIError as exc:
+            log.info(
+                "reaction on message %s of chat %s not set: %s",
+                origin.message_id,
+                origin.chat_id,
+                exc,
+            )
 
     async def clear(self, job_id: str) -> None:
         """Delete the job's status message, if it had one."""
@@ -107,7 +157,25 @@ class StatusBoard:
         await self._redis.hdel(self._key, job_id)
         status = StatusMessage.model_validate_json(raw)
         with contextlib.suppress(TelegramAPIError):
-            await self._bot.delete_message(status.chat_id, status.message_id)
+            if status.receiver is not None:
+                await self._bot.delete_ephemeral_message(
+                    status.chat_id, status.receiver, status.message_id
+                )
+            else:
+                await self._bot.delete_message(status.chat_id, status.message_id)
+
+    async def _edit(self, status: StatusMessage, text: str) -> None:
+        if status.receiver is not None:
+            await self._bot.edit_ephemeral_message_text(
+                chat_id=status.chat_id,
+                receiver_user_id=status.receiver,
+                ephemeral_message_id=status.message_id,
+                text=text,
+            )
+        else:
+            await self._bot.edit_message_text(
+                text=text, chat_id=status.chat_id, message_id=status.message_id
+            )
 
     async def run(self) -> None:
         """Refresh positions until cancelled."""
@@ -146,11 +214,7 @@ class StatusBoard:
                 continue
             try:
                 with manner("status"):
-                    await self._bot.edit_message_text(
-                        text=self._text(position, status.locale),
-                        chat_id=status.chat_id,
-                        message_id=status.message_id,
-                    )
+                    await self._edit(status, self._text(position, status.locale))
             except SendSkipped:
                 continue  # the chat is at its limit: the next tick tries again
             except TelegramAPIError as exc:

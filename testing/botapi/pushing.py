@@ -196,6 +196,26 @@ class PushMixin:
             self.push_update({"callback_query": query})
             return query
 
+    def push_ephemeral_callback(
+        self, chat_id: int, ephemeral_message_id: int, data: str, *, user_id: int
+    ) -> JSON:
+        """A press on a button of an ephemeral message, by its receiver (nobody else sees it)."""
+        with self.state.lock:
+            message = self.state.ephemeral.get((chat_id, ephemeral_message_id))
+            if message is None or message["receiver_user"]["id"] != user_id:
+                raise ValueError(
+                    f"member {user_id} sees no ephemeral message {ephemeral_message_id}"
+                )
+            query: JSON = {
+                "id": str(next(self._query_ids)),
+                "from": make_user(user_id, "Test", language_code="en"),
+                "chat_instance": str(abs(chat_id) * 7919),
+                "message": copy.deepcopy(message),
+                "data": data,
+            }
+            self.push_update({"callback_query": query})
+            return query
+
     def push_inline_query(
         self,
         query: str,

@@ -1,0 +1,113 @@
+"""What goes to one member alone, in the test's loop: `EPHEMERAL` modes, a prompt posted on
+behalf of the group, and a reaction racing the picture it announces."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bot import texts
+from bot.requests.jobs import JobContext
+from bot.shared.origin import Origin
+from common.protocol import Result
+
+if TYPE_CHECKING:
+    from tests.conftest import MakeApp
+
+GROUP, MEMBER = -100_9500, 9501
+USAGE = texts.USAGE.replace("<code>", "").replace("</code>", "")
+
+
+def _group_message(app_botapi: object, text: str, **kwargs: object) -> dict[str, object]:
+    return app_botapi.push_message(  # type: ignore[attr-defined, no-any-return]
+        GROUP, text, user_id=MEMBER, chat_type="supergroup", **kwargs
+    )
+
+
+async def test_a_usage_hint_goes_to_the_member_alone_by_default(make_app: MakeApp) -> None:
+    app = make_app()
+    await app.message(_group_message(app.botapi, "/imagine"))
+    assert [m["text"] for m in app.botapi.ephemeral_for(GROUP, MEMBER)] == [USAGE]
+    assert app.answers(GROUP) == [USAGE]  # one send: the ephemeral one
+    assert app.botapi.messages(GROUP)[-1]["from"]["id"] == MEMBER  # the group saw no answer
+
+
+async def test_with_ephemeral_off_the_hint_is_an_ordinary_reply(make_app: MakeApp) -> None:
+    app = make_app(ephemeral="off")
+    await app.message(_group_message(app.botapi, "/imagine"))
+    assert app.botapi.ephemeral_for(GROUP, MEMBER) == []
+    (call,) = app.botapi.sent(chat_id=GROUP, method="sendMessage")
+    assert "ephemeral_message_parameters" not in call.params
+    assert app.botapi.messages(GROUP)[-1]["text"] == USAGE
+
+
+async def test_with_ephemeral_on_a_refusal_is_not_remembered(make_app: MakeApp) -> None:
+    app = make_app(ephemeral="on")
+    app.botapi.refuse_ephemeral()
+    for _ in range(2):
+        await app.message(_group_message(app.botapi, "/imagine"))
+    sends = app.botapi.sent(chat_id=GROUP, method="sendMessage")
+    # Each hint tried aside first, then sent openly: `on` never stops trying.
+    assert [
+        bool(c.params.get("ephemeral_message_parameters"))
+        for c in app.botapi.calls
+        if c.method == "sendMessage"
+    ] == [True, False, True, False]
+    assert [c.result["text"] for c in sends if c.result] == [USAGE, USAGE]
+
+
+async def test_a_prompt_posted_as_the_group_is_answered_openly(make_app: MakeApp) -> None:
+    app = make_app()
+    anonymous = {"id": GROUP, "type": "supergroup", "title": "Group"}
+    await app.message(_group_message(app.botapi, "/imagine", extra={"sender_chat": anonymous}))
+    assert app.botapi.ephemeral_for(GROUP, MEMBER) == []
+    assert app.botapi.messages(GROUP)[-1]["text"] == USAGE
+
+
+def _context(message_id: int) -> JobContext:
+    origin = Origin(
+        user_id=MEMBER,
+        chat_id=GROUP,
+        message_id=message_id,
+        group=True,
+        locale="en",
+        editable=True,
+    )
+    return JobContext(
+        job_id=f"job-{message_id}",
+        origin=origin,
+        prompt="a fox",
+        seeds=(1,),
+        enqueued_at=time.time(),
+    )
+
+
+async def test_eyes_set_after_the_picture_went_out_are_taken_back(make_app: MakeApp) -> None:
+    app = make_app()
+    status = app.services.status
+    waiting = _group_message(app.botapi, "/imagine a fox")
+    answered = _group_message(app.botapi, "/imagine an owl")
+    still_waiting, already_done = _context(waiting["message_id"]), _context(answered["message_id"])  # type: ignore[arg-type]
+    # Only the waiting job still has its record; the other's answer removed it.
+    app.redis.set(
+        app.services.keys.job_context(still_waiting.job_id), still_waiting.model_dump_json()
+    )
+    await status.react_queued(still_waiting)
+    await status.react_queued(already_done)
+    assert app.botapi.reaction(GROUP, still_waiting.origin.message_id) == ["\N{EYES}"]
+    assert app.botapi.reaction(GROUP, already_done.origin.message_id) == []
+    ok = Result(job_id=still_waiting.job_id, status="ok")
+    await status.answered(still_waiting, ok)
+    assert app.botapi.reaction(GROUP, still_waiting.origin.message_id) == ["\N{HIGH VOLTAGE SIGN}"]
+    failed = Result(job_id=already_done.job_id, status="error", error="failed")
+    await status.react_queued(_context(answered["message_id"]))  # type: ignore[arg-type]
+    await status.answered(already_done, failed)
+    assert app.botapi.reaction(GROUP, already_done.origin.message_id) == []
+
+
+async def test_reactions_off_sets_none(make_app: MakeApp) -> None:
+    app = make_app(reactions="false")
+    context = _context(_group_message(app.botapi, "/imagine a fox")["message_id"])  # type: ignore[arg-type]
+    app.redis.set(app.services.keys.job_context(context.job_id), context.model_dump_json())
+    await app.services.status.react_queued(context)
+    assert not any(c.method == "setMessageReaction" for c in app.botapi.calls)

@@ -1,0 +1,155 @@
+"""Calm groups end to end: what concerns one member reaches that member alone.
+
+A real bot process against the test Bot API (ephemeral messages, reactions); the worker is
+started only once the queue holds what a test needs waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+
+from bot import texts
+from bot.community.settings_panel import CHOSEN
+from common.config import QueueSettings
+from common.protocol import Keys
+from tests.conftest import Stack
+
+if TYPE_CHECKING:
+    from testing.botapi import FakeBotAPI
+
+EYES, BOLT = "\N{EYES}", "\N{HIGH VOLTAGE SIGN}"
+ADMIN, ANNA, BORIS, VERA = 9001, 9002, 9003, 9004
+
+
+def _prompt(botapi: FakeBotAPI, chat: int, user: int, text: str) -> int:
+    return int(botapi.push_message(chat, text, user_id=user, chat_type="supergroup")["message_id"])
+
+
+def _bot_messages(botapi: FakeBotAPI, chat: int) -> list[dict[str, Any]]:
+    """What every member sees the bot post in the group's history."""
+    return [m for m in botapi.messages(chat) if m.get("from", {}).get("is_bot")]
+
+
+def _seen(botapi: FakeBotAPI, chat: int, user: int) -> list[str]:
+    return [m["text"] for m in botapi.ephemeral_for(chat, user)]
+
+
+@pytest.fixture
+def waiting(tmp_path: Path, tiny_model: Path) -> Iterator[Stack]:
+    """A group whose prompts wait in the queue until the test starts the worker."""
+    stack = Stack(tmp_path, tiny_model, worker=False, user_inflight="1")
+    yield stack
+    stack.close()
+
+
+def test_a_members_notice_queue_place_and_refusal_reach_only_them_and_reactions_follow(
+    waiting: Stack,
+) -> None:
+    botapi, group = waiting.botapi, -100_9100
+    anna = _prompt(botapi, group, ANNA, "/imagine a red fox")
+    # Anna's first picture: the licence notice, for her alone.
+    botapi.wait_until(lambda: any("non-commercial" in t for t in _seen(botapi, group, ANNA)))
+    botapi.wait_until(lambda: botapi.reaction(group, anna) == [EYES])
+    boris = _prompt(botapi, group, BORIS, "/imagine a lighthouse")
+    botapi.wait_until(lambda: "In queue: #2" in _seen(botapi, group, BORIS), timeout=20)
+    assert not any(t.startswith("In queue") for t in _seen(botapi, group, ANNA))
+    # Anna asks again while her first picture waits: refused, and only she is told.
+    _prompt(botapi, group, ANNA, "/imagine another fox")
+    botapi.wait_until(
+        lambda: any(
+            t.startswith("Please wait for your pictures") for t in _seen(botapi, group, ANNA)
+        )
+    )
+    assert not any(t.startswith("Please wait") for t in _seen(botapi, group, BORIS))
+    assert _bot_messages(botapi, group) == []  # the group saw nothing of all that
+    assert botapi.ephemeral_for(group, VERA) == []
+
+    waiting.start_worker()
+    botapi.wait_until(lambda: len(_bot_messages(botapi, group)) == 2, timeout=60)
+    photos = _bot_messages(botapi, group)
+    assert sorted(m["reply_to_message"]["message_id"] for m in photos) == [anna, boris]
+    assert all("photo" in m for m in photos)  # the pictures themselves are public
+    # Boris's queue place is gone with his photo; both prompts now show ⚡.
+    botapi.wait_until(
+        lambda: not any(t.startswith("In queue") for t in _seen(botapi, group, BORIS)),
+        timeout=20,
+    )
+    botapi.wait_until(lambda: botapi.reaction(group, boris) == [BOLT], timeout=20)
+    assert botapi.reaction(group, anna) == [BOLT]
+    # Ephemeral sends were tried once each and all were taken: nothing fell back.
+    sends = [c for c in botapi.sent(chat_id=group, method="sendMessage")]
+    assert sends and all(c.params.get("ephemeral_message_parameters") for c in sends)
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, str]:
+    rows = message["reply_markup"]["inline_keyboard"]
+    return {b["text"].removeprefix(CHOSEN): b["callback_data"] for row in rows for b in row}
+
+
+def test_the_admins_panel_is_theirs_alone_and_presses_edit_it_in_place(waiting: Stack) -> None:
+    botapi, group = waiting.botapi, -100_9200
+    botapi.set_role(group, ADMIN, "creator")
+    _prompt(botapi, group, VERA, "/settings")
+    botapi.wait_until(lambda: _seen(botapi, group, VERA) == [texts.SETTINGS_ADMINS_ONLY])
+    _prompt(botapi, group, ADMIN, "/settings")
+    botapi.wait_until(lambda: len(botapi.ephemeral_for(group, ADMIN)) == 1)
+    (panel,) = botapi.ephemeral_for(group, ADMIN)
+    assert "Safety: block\n" in panel["text"]
+    botapi.push_ephemeral_callback(
+        group, panel["ephemeral_message_id"], _buttons(panel)["🌫 blur"], user_id=ADMIN
+    )
+    botapi.wait_until(lambda: "Safety: blur\n" in botapi.ephemeral_for(group, ADMIN)[0]["text"])
+    (edited,) = botapi.ephemeral_for(group, ADMIN)
+    assert edited["ephemeral_message_id"] == panel["ephemeral_message_id"]  # in place
+    assert _buttons(edited)  # still a panel
+    assert _bot_messages(botapi, group) == []
+    assert _seen(botapi, group, VERA) == [texts.SETTINGS_ADMINS_ONLY]
+
+
+def test_an_older_server_gets_ordinary_messages_and_the_chat_is_remembered(
+    waiting: Stack,
+) -> None:
+    botapi, group = waiting.botapi, -100_9300
+    botapi.refuse_ephemeral()
+    _prompt(botapi, group, ANNA, "/imagine a red fox")
+    # The licence notice, in the open as before.
+    botapi.wait_until(
+        lambda: any("non-commercial" in m.get("text", "") for m in _bot_messages(botapi, group))
+    )
+    _prompt(botapi, group, ANNA, "/imagine another fox")
+    botapi.wait_until(
+        lambda: any(
+            m.get("text", "").startswith("Please wait") for m in _bot_messages(botapi, group)
+        )
+    )
+    client = redis.Redis.from_url(waiting.redis.url)
+    assert client.ttl(Keys(QueueSettings()).no_ephemeral(group)) > 0
+    # One refused try, then the chat's answers go straight to ordinary messages.
+    tried = [
+        c
+        for c in botapi.calls
+        if c.method == "sendMessage"
+        and c.chat_id == group
+        and c.params.get("ephemeral_message_parameters")
+    ]
+    assert len(tried) == 1
+    client.close()
+
+
+def test_a_refused_reaction_never_holds_up_the_picture(tmp_path: Path, tiny_model: Path) -> None:
+    stack = Stack(tmp_path, tiny_model)
+    try:
+        botapi, group = stack.botapi, -100_9400
+        botapi.fail_next("setMessageReaction", status=429, count=10)
+        prompt = _prompt(botapi, group, ANNA, "/imagine a red fox")
+        photo = botapi.wait_for_reply(group, prompt, "sendPhoto")
+        assert photo.result["photo"]
+        assert botapi.reaction(group, prompt) == []
+        assert any(c.method == "setMessageReaction" for c in botapi.calls)
+    finally:
+        stack.close()
