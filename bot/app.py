@@ -90,6 +90,8 @@ class Services:
 
     async def job_done(self, context: JobContext, result: Result) -> None:
         await self.fair_use.release(context.origin.user_id, context.job_id)
+        if result.status == "error":
+            await self.fair_use.refund(context.origin, context.job_id)
         await self.status.answered(context, result)
         await self.community.count_result(result.status)
 

@@ -187,6 +187,10 @@ class LimitSettings(BaseSettings):
     results_backlog_max: int = Field(default=2_000, ge=1)
     # A user who keeps hammering hears "slow down" at most this often.
     refusal_interval_s: int = Field(default=5, ge=1)
+    # Pictures a user (in all chats) and a group (all its members) may ask for in a rolling
+    # 24 h; 0: no cap. A group's admins may set a lower cap of their own in /settings.
+    user_daily: int = Field(default=0, ge=0)
+    group_daily: int = Field(default=0, ge=0)
     admin_ids: IdList = frozenset()
 
     _split_admins = field_validator("admin_ids", mode="before")(_ids)

@@ -57,6 +57,14 @@ UNAVAILABLE: Final = "I'm temporarily unavailable. Please try again in a minute.
 SLOW_DOWN: Final = "You're going fast! Please try again in {seconds} s."
 WAIT_FOR_RUNNING: Final = "Please wait for your pictures in progress to finish, then try again."
 GROUP_BUSY: Final = "This chat has had a lot of pictures. Please try again in {seconds} s."
+USER_DAILY_REACHED: Final = (
+    "That's {limit} pictures for you in the last 24 hours, the daily limit. "
+    "You can draw again in {hours} h {minutes} min."
+)
+GROUP_DAILY_REACHED: Final = (
+    "This chat has had its {limit} pictures of the last 24 hours, the daily limit. "
+    "You can draw again in {hours} h {minutes} min."
+)
 QUEUE_FULL: Final = "I'm very busy right now. Please try again in a minute."
 NO_WORKER: Final = "No GPU worker is available right now. Please try again later."
 PAUSED: Final = "Drawing is paused by the admins. Please try again later."
@@ -137,6 +145,10 @@ SETTINGS_GROUP: Final = (
     "Drawing: <b>{drawing}</b>\n"
     "Language: <b>{language}</b>"
 )
+SETTINGS_DAILY: Final = "Pictures in this group per 24 h: <b>{daily}</b>"
+DAILY_NONE: Final = "no limit"
+BUTTON_DAILY: Final = "{daily} a day"
+BUTTON_DAILY_NONE: Final = "No daily limit"
 SETTINGS_TRANSLATE: Final = "Russian prompts translated to English before drawing: <b>{state}</b>"
 # Policy names and on/off states as the panel shows them; the commands keep English words.
 STATE_OFF: Final = "off"

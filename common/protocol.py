@@ -200,6 +200,10 @@ class Keys:
         """Hash of "In queue: #N" messages by job id."""
         return self._key("status")
 
+    def daily_window(self, kind: str, ident: int) -> str:
+        """Sorted set of a user's ("user") or group's ("group") requests in the last 24 h."""
+        return self._key("daily", kind, ident)
+
     def rate_window(self, kind: str, ident: int) -> str:
         """Sorted set of the requests a user ("user") or group ("group") made lately."""
         return self._key("rate", kind, ident)

@@ -83,6 +83,8 @@ class ChatVerdict:
 
     refusal: Literal["drawing_off", "admins_only", ""] = ""
     group_rate: int = 0
+    # Pictures per 24 h; 0: no cap.
+    group_daily: int = 0
 
 
 class ChatRules:
@@ -103,7 +105,9 @@ class ChatRules:
             return ChatVerdict(refusal="drawing_off")
         if settings.admins_only and not await self.admins.is_admin(origin):
             return ChatVerdict(refusal="admins_only")
-        return ChatVerdict(group_rate=self.store.rate(settings))
+        return ChatVerdict(
+            group_rate=self.store.rate(settings), group_daily=self.store.daily(settings)
+        )
 
     async def configure(
         self, origin: Origin, field: str, value: str

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from common.protocol import Keys
 
 POLICIES: Final[tuple[Policy, ...]] = ("off", "blur", "block")
-Field = Literal["safety", "who", "rate", "drawing", "lang", "translate"]
+Field = Literal["safety", "who", "rate", "daily", "drawing", "lang", "translate"]
+# A group's own daily caps to choose from where the operator sets none (GROUP_DAILY=0).
+DAILY_CHOICES: Final = (200, 100, 50)
 
 
 class ChatSettings(BaseModel):
@@ -40,6 +42,8 @@ class ChatSettings(BaseModel):
     admins_only: bool = False
     # Pictures per GROUP_RATE window in this group; 0: GROUP_RATE itself.
     rate: int = 0
+    # Pictures per 24 h in this group; 0: GROUP_DAILY itself (which may be no cap).
+    daily: int = 0
     drawing: bool = True
     # The group's language for everyone in it; empty: each member's own.
     language: str = ""
@@ -60,6 +64,15 @@ def rate_choices(limits: LimitSettings) -> list[int]:
     return sorted({max(1, amount // part) for part in (1, 2, 4)}, reverse=True)
 
 
+def daily_choices(limits: LimitSettings) -> list[int]:
+    """The operator's daily cap and a half and a quarter of it; without one, no cap (0) and
+    a few caps a group may set itself. The operator's choice comes first."""
+    cap = limits.group_daily
+    if not cap:
+        return [0, *DAILY_CHOICES]
+    return sorted({max(1, cap // part) for part in (1, 2, 4)}, reverse=True)
+
+
 class ChatSettingsStore:
     """Reads and changes chat settings; reads are cached in-process like bans and languages."""
 
@@ -76,6 +89,7 @@ class ChatSettingsStore:
         self.safety = safety
         self.translate_default = prompts.translate_default == "on"
         self.rates = rate_choices(limits)
+        self.dailies = daily_choices(limits)
         self.window_s = int(parse(limits.group_rate).get_expiry())
         self._cache: dict[int, tuple[float, ChatSettings]] = {}
 
@@ -131,6 +145,8 @@ class ChatSettingsStore:
             return {"admins_only": value == "admins"}
         if field == "rate" and value.isdigit() and int(value) in self.rates:
             return {"rate": 0 if int(value) == self.rates[0] else int(value)}
+        if field == "daily" and value.isdigit() and int(value) in self.dailies:
+            return {"daily": 0 if int(value) == self.dailies[0] else int(value)}
         if field == "drawing" and value in ("on", "off"):
             return {"drawing": value == "on"}
         if field == "lang" and (value in LANGUAGES or value == "all"):
@@ -161,6 +177,13 @@ class ChatSettingsStore:
 
     async def translates_in(self, chat_id: int) -> bool:
         return self.translates(await self.get(chat_id))
+
+    def daily(self, settings: ChatSettings) -> int:
+        """The group's pictures per 24 h (0: none), never above the operator's GROUP_DAILY."""
+        cap = self.dailies[0]
+        if not settings.daily:
+            return cap
+        return min(settings.daily, cap) if cap else settings.daily
 
     def rate(self, settings: ChatSettings) -> int:
         """The group's pictures per window, never above the operator's GROUP_RATE."""

@@ -62,6 +62,10 @@ class Panel:
             drawing=self.translate(texts.STATE_ON if settings.drawing else texts.STATE_OFF),
             language=language,
         )
+        daily = self._store.daily(settings)
+        group += "\n" + self.translate(texts.SETTINGS_DAILY).format(
+            daily=daily or self.translate(texts.DAILY_NONE)
+        )
         return f"{text}\n\n{group}"
 
     def keyboard(self, settings: ChatSettings) -> InlineKeyboardMarkup:
@@ -89,6 +93,7 @@ class Panel:
 
     def _group_rows(self, settings: ChatSettings) -> list[list[InlineKeyboardButton]]:
         rate, seconds = self._store.rate(settings), self._store.window_s
+        daily = self._store.daily(settings)
         return [
             [
                 self._button(
@@ -106,6 +111,10 @@ class Panel:
                     choice == rate,
                 )
                 for choice in self._store.rates
+            ],
+            [
+                self._button(self._daily_label(choice), "daily", str(choice), choice == daily)
+                for choice in self._store.dailies
             ],
             [
                 self._button(
@@ -131,6 +140,11 @@ class Panel:
                 ),
             ],
         ]
+
+    def _daily_label(self, daily: int) -> str:
+        if not daily:
+            return self.translate(texts.BUTTON_DAILY_NONE)
+        return self.translate(texts.BUTTON_DAILY).format(daily=daily)
 
     @staticmethod
     def _button(label: str, field: Field, value: str, chosen: bool) -> InlineKeyboardButton:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 REFUSAL_TEXTS = {
     "user_rate": texts.SLOW_DOWN,
     "group_rate": texts.GROUP_BUSY,
+    "user_daily": texts.USER_DAILY_REACHED,
+    "group_daily": texts.GROUP_DAILY_REACHED,
     "inflight": texts.WAIT_FOR_RUNNING,
     "queue_full": texts.QUEUE_FULL,
     "no_worker": texts.NO_WORKER,
@@ -126,7 +128,12 @@ class Admission:
     async def release(self, origin: Origin, admitted: Admitted) -> None:
         """Give the slot back when an admitted request is abandoned before it is queued."""
         await self._fair_use.release(origin.user_id, admitted.job_id)
+        await self._fair_use.refund(origin, admitted.job_id)
 
     @staticmethod
     def _refused(refusal: Refusal, tell: bool) -> Refused:
-        return Refused(REFUSAL_TEXTS[refusal.reason], {"seconds": refusal.retry_after_s}, tell)
+        seconds = refusal.retry_after_s
+        # Whole minutes, rounded up: "again in 0 min" would be wrong until the last second.
+        hours, minutes = divmod(-(-seconds // 60), 60)
+        values = {"seconds": seconds, "limit": refusal.limit, "hours": hours, "minutes": minutes}
+        return Refused(REFUSAL_TEXTS[refusal.reason], values, tell)

@@ -30,8 +30,18 @@ if TYPE_CHECKING:
     from common.protocol import Keys
 
 Reason = Literal[
-    "user_rate", "group_rate", "inflight", "queue_full", "no_worker", "drawing_off", "admins_only"
+    "user_rate",
+    "group_rate",
+    "user_daily",
+    "group_daily",
+    "inflight",
+    "queue_full",
+    "no_worker",
+    "drawing_off",
+    "admins_only",
 ]
+# The daily caps are rolling: a picture counts for 24 h from when it was asked for.
+DAY_S: Final = 86_400
 
 # A user just refused is refused again in this process without asking Redis for this long:
 # spam then costs almost nothing. It is shorter than any refusal interval, so whoever is
@@ -43,6 +53,8 @@ SHORTCUT_S: Final = 1.0
 class Refusal:
     reason: Reason
     retry_after_s: int
+    # The cap that was reached, for the daily ones.
+    limit: int = 0
 
 
 class FairUse:
@@ -98,12 +110,13 @@ class FairUse:
             return None
         if queue_depth >= self._settings.queue_max_depth:
             return Refusal("queue_full", 60)
-        group_rate = self._group_rate
+        group_rate, group_daily = self._group_rate, self._settings.group_daily
         if group and self._chats is not None:
             chat = await self._chats.check(origin)
             if chat.refusal:
                 return Refusal(chat.refusal, 0)
             group_rate = self._group_rate_of(chat.group_rate)
+            group_daily = chat.group_daily
         # Take the slot first and count after, so two requests racing cannot both get in.
         if await self.hold(user_id, job_id) > self._settings.user_inflight:
             await self.release(user_id, job_id)
@@ -112,15 +125,31 @@ class FairUse:
         # crowd writing at once all pass the test before anyone is counted), and a request
         # one window refuses is counted in none. The group is named first: when both are
         # full, the answer is about the group.
-        windows = [self._window(self._user_rate, "user", user_id)]
+        windows: list[tuple[Reason, Window]] = []
         if group:
-            windows.insert(0, self._window(group_rate, "group", chat_id))
-        full = await self._windows.charge(job_id, windows)
+            windows.append(("group_rate", self._window(group_rate, "group", chat_id)))
+            if group_daily:
+                windows.append(("group_daily", self._daily("group", chat_id, group_daily)))
+        windows.append(("user_rate", self._window(self._user_rate, "user", user_id)))
+        if self._settings.user_daily:
+            windows.append(("user_daily", self._daily("user", user_id, self._settings.user_daily)))
+        full = await self._windows.charge(job_id, [window for _, window in windows])
         if full is None:
             return None
         await self.release(user_id, job_id)
-        reason: Reason = "group_rate" if group and full.window is windows[0] else "user_rate"
-        return Refusal(reason, full.retry_after_s)
+        reason = next(reason for reason, window in windows if window is full.window)
+        return Refusal(reason, full.retry_after_s, full.window.limit)
+
+    def _daily(self, kind: str, ident: int, cap: int) -> Window:
+        return Window(self._keys.daily_window(kind, ident), cap, DAY_S)
+
+    async def refund(self, origin: Origin, job_id: str) -> None:
+        """A job that failed (or was never queued) gives its place in the daily caps back."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(self._keys.daily_window("user", origin.user_id), job_id)
+            if origin.group:
+                pipe.zrem(self._keys.daily_window("group", origin.chat_id), job_id)
+            await pipe.execute()
 
     def _window(self, rate: RateLimitItem, kind: str, ident: int) -> Window:
         return Window(self._keys.rate_window(kind, ident), rate.amount, rate.get_expiry())
