@@ -153,3 +153,18 @@ def test_a_refused_reaction_never_holds_up_the_picture(tmp_path: Path, tiny_mode
         assert any(c.method == "setMessageReaction" for c in botapi.calls)
     finally:
         stack.close()
+
+
+def test_a_held_back_picture_is_told_to_the_requester_alone(
+    tmp_path: Path, tiny_model: Path, flag_all: Path
+) -> None:
+    stack = Stack(tmp_path, tiny_model, worker_env={"safety_model_id": str(flag_all)})
+    try:
+        botapi, group = stack.botapi, -100_9500
+        prompt = _prompt(botapi, group, ANNA, "/imagine a red fox")
+        botapi.wait_until(lambda: texts.SAFETY_HELD in _seen(botapi, group, ANNA), timeout=60)
+        assert _bot_messages(botapi, group) == []  # no photo, and no notice for everyone
+        assert botapi.ephemeral_for(group, BORIS) == []
+        botapi.wait_until(lambda: botapi.reaction(group, prompt) == [BOLT], timeout=20)
+    finally:
+        stack.close()

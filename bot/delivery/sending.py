@@ -39,6 +39,7 @@ from bot import texts
 from bot.delivery.inline_sending import send_inline
 from bot.delivery.media import Outgoing, edit_media, send_media
 from bot.delivery.screening import screen
+from bot.outbound.aside import aside, receiver
 from bot.outbound.pacing import PaceWait, manner
 from bot.shared.outcome import Outcome
 from common.protocol import NO_WORKER
@@ -121,7 +122,9 @@ class ResultSender:
                     else None
                 )
                 out = Outgoing(context, result, chat_id, reply, screened)
-                with manner("result"):
+                # Pictures are public; a held-back notice or an error concerns the requester
+                # alone, and in a group goes to them alone (`bot/outbound/aside.py`).
+                with manner("result"), aside(receiver(context.origin)):
                     sent = await self._send_once(out, as_photo, in_place)
                 if sent and context.editable:
                     await self._records.placed(context, sent, in_place)
