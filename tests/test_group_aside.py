@@ -111,3 +111,30 @@ async def test_reactions_off_sets_none(make_app: MakeApp) -> None:
     app.redis.set(app.services.keys.job_context(context.job_id), context.model_dump_json())
     await app.services.status.react_queued(context)
     assert not any(c.method == "setMessageReaction" for c in app.botapi.calls)
+
+
+async def test_a_queue_place_told_aside_is_edited_and_deleted_aside(make_app: MakeApp) -> None:
+    from bot.outbound.aside import aside, receiver
+    from bot.requests.status import StatusMessage
+
+    app = make_app()
+    status, keys = app.services.status, app.services.keys
+    context = _context(_group_message(app.botapi, "/imagine a fox")["message_id"])  # type: ignore[arg-type]
+    with aside(receiver(context.origin)):  # as the prompt's handler posts it
+        await status.post(context, 3)
+    assert [m["text"] for m in app.botapi.ephemeral_for(GROUP, MEMBER)] == ["In queue: #3"]
+    # The job moves to the head of the queue; its last edit is long past.
+    app.redis.set(keys.job_context(context.job_id), context.model_dump_json())
+    app.redis.rpush(keys.queue, context.job_id)
+    raw = app.redis.hget(keys.status, context.job_id)
+    assert raw is not None
+    stored = StatusMessage.model_validate_json(raw)
+    assert stored.receiver == MEMBER
+    app.redis.hset(
+        keys.status, context.job_id, stored.model_copy(update={"edited_at": 0.0}).model_dump_json()
+    )
+    await status.refresh()
+    assert [m["text"] for m in app.botapi.ephemeral_for(GROUP, MEMBER)] == ["In queue: #1"]
+    await status.answered(context, Result(job_id=context.job_id, status="ok"))
+    assert app.botapi.ephemeral_for(GROUP, MEMBER) == []
+    assert not any(c.method in ("editMessageText", "deleteMessage") for c in app.botapi.calls)
