@@ -51,11 +51,15 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
 
 
 def _press(botapi: FakeBotAPI, panel: dict[str, Any], label: str, user_id: int = ADMIN) -> Call:
-    """Press a panel button; returns the answer to the press (alert or not)."""
-    chat_id, message_id = panel["chat"]["id"], panel["message_id"]
-    query = botapi.push_callback_query(
-        chat_id, message_id, _buttons(panel)[label], user_id=user_id
-    )
+    """Press a panel button; returns the answer to the press (alert or not). A group's panel
+    is the admin's alone (an ephemeral message): only they can press it."""
+    chat_id, data = panel["chat"]["id"], _buttons(panel)[label]
+    if panel.get("ephemeral_message_id"):
+        query = botapi.push_ephemeral_callback(
+            chat_id, panel["ephemeral_message_id"], data, user_id=user_id
+        )
+    else:
+        query = botapi.push_callback_query(chat_id, panel["message_id"], data, user_id=user_id)
     return botapi.wait_for(
         lambda c: (
             c.method == "answerCallbackQuery" and c.params["callback_query_id"] == query["id"]
@@ -70,7 +74,14 @@ def _panel(botapi: FakeBotAPI, chat_id: int) -> dict[str, Any]:
 
 
 def _current(botapi: FakeBotAPI, panel: dict[str, Any]) -> dict[str, Any]:
-    message = botapi.message(panel["chat"]["id"], panel["message_id"])
+    chat_id = panel["chat"]["id"]
+    if panel.get("ephemeral_message_id"):
+        seen = botapi.ephemeral_for(chat_id, panel["receiver_user"]["id"])
+        message = next(
+            (m for m in seen if m["ephemeral_message_id"] == panel["ephemeral_message_id"]), None
+        )
+    else:
+        message = botapi.message(chat_id, panel["message_id"])
     assert message is not None
     return message
 
@@ -89,9 +100,9 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
     panel = _panel(botapi, PANEL)
     assert "Safety: block\n" in panel["text"] and "Who may draw: everyone" in panel["text"]
     assert "at most 12 per 60 s" in panel["text"] and "Drawing: on" in panel["text"]
-    alert = _press(botapi, panel, "🌫 blur", user_id=8201)
-    assert (alert.params["text"], alert.params["show_alert"]) == (texts.SETTINGS_ADMINS_ONLY, True)
-    assert botapi.message(PANEL, panel["message_id"]) == panel  # nothing changed
+    # The panel is the admin's alone: nobody else sees it, so nobody else can press it.
+    assert panel.get("ephemeral_message_id") and panel["receiver_user"]["id"] == ADMIN
+    assert botapi.ephemeral_for(PANEL, 8201) == [refused.result]
     presses = [
         ("🌫 blur", "Safety: blur\n"),
         ("🔓 off", "Safety: off\n"),

@@ -14,7 +14,7 @@ import copy
 from .core import JSON, ApiError, ApiRequest, Context, api_method
 from .media import resolve_photo
 from .objects import make_user, now
-from .sending import caption_fields, inline_markup, message_text, target_chat
+from .sending import caption_fields, inline_markup, message_text, reply_target, target_chat
 
 UNSUPPORTED = "ephemeral messages are not supported by this server"
 # The emoji a bot may react with (Telegram's ReactionTypeEmoji list, as of Bot API 10.2).
@@ -37,6 +37,8 @@ def post_ephemeral(ctx: Context, chat: JSON, params: JSON, content: JSON) -> JSO
         raise ApiError.bad_request("receiver_user_id is required")
     if chat["type"] not in ("group", "supergroup"):
         raise ApiError.bad_request("ephemeral messages can be sent to groups only")
+    # A reply to a group message, shown to the receiver under the message it answers.
+    reply = reply_target(ctx, chat, params)
     with ctx.state.lock:
         ctx.state.ephemeral_seq += 1
         message: JSON = {
@@ -50,6 +52,8 @@ def post_ephemeral(ctx: Context, chat: JSON, params: JSON, content: JSON) -> JSO
         }
         if params.get("message_thread_id"):
             message["message_thread_id"] = params["message_thread_id"]
+        if reply is not None:
+            message["reply_to_message"] = reply
         markup = inline_markup(params)
         if markup is not None:
             message["reply_markup"] = markup
