@@ -56,6 +56,22 @@ async def test_with_ephemeral_on_a_refusal_is_not_remembered(make_app: MakeApp) 
     assert [c.result["text"] for c in sends if c.result] == [USAGE, USAGE]
 
 
+async def test_a_server_that_ignores_them_is_noticed_and_remembered(make_app: MakeApp) -> None:
+    app = make_app()
+    app.botapi.ignore_ephemeral()
+    for _ in range(2):
+        await app.message(_group_message(app.botapi, "/imagine"))
+    # The first went out openly anyway; the bot saw that and stopped asking for it.
+    tried = [
+        bool(c.params.get("ephemeral_message_parameters"))
+        for c in app.botapi.calls
+        if c.method == "sendMessage"
+    ]
+    assert tried == [True, False]
+    assert [m["text"] for m in app.botapi.messages(GROUP) if m["from"]["is_bot"]] == [USAGE] * 2
+    assert app.redis.ttl(app.services.keys.no_ephemeral(GROUP)) > 3000
+
+
 async def test_a_prompt_posted_as_the_group_is_answered_openly(make_app: MakeApp) -> None:
     app = make_app()
     anonymous = {"id": GROUP, "type": "supergroup", "title": "Group"}

@@ -53,6 +53,12 @@ class InspectMixin:
         with self.state.lock:
             self.state.ephemeral_refused = refuse
 
+    def ignore_ephemeral(self, ignore: bool = True) -> None:
+        """Drop ephemeral parameters and post the message openly, as a server that does not
+        know them does."""
+        with self.state.lock:
+            self.state.ephemeral_ignored = ignore
+
     def ephemeral_for(self, chat_id: int, user_id: int) -> list[JSON]:
         """The ephemeral messages the member sees in the chat now, oldest first."""
         with self.state.lock:

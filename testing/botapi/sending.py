@@ -81,7 +81,7 @@ def caption_fields(params: JSON) -> JSON:
 
 def post_message(ctx: Context, chat: JSON, params: JSON, content: JSON) -> JSON:
     """Store a message from the bot in ``chat`` and return it as the API answers it."""
-    if params.get("ephemeral_message_parameters") is not None:
+    if params.get("ephemeral_message_parameters") is not None and not ctx.state.ephemeral_ignored:
         from .ephemeral import post_ephemeral  # it builds on this module
 
         return post_ephemeral(ctx, chat, params, content)

@@ -66,6 +66,8 @@ class BotState:
         self.ephemeral: dict[tuple[int, int], JSON] = {}
         self.ephemeral_seq = 0
         self.ephemeral_refused = False
+        # A server that knows nothing of them: the parameter is dropped, the message is public.
+        self.ephemeral_ignored = False
         self.reactions: dict[tuple[int, int], list[str]] = {}
 
     def reset(self, *, history: bool = True) -> None:
