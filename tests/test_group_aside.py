@@ -154,3 +154,34 @@ async def test_a_queue_place_told_aside_is_edited_and_deleted_aside(make_app: Ma
     await status.answered(context, Result(job_id=context.job_id, status="ok"))
     assert app.botapi.ephemeral_for(GROUP, MEMBER) == []
     assert not any(c.method in ("editMessageText", "deleteMessage") for c in app.botapi.calls)
+
+
+async def test_each_member_hears_their_own_refusal_and_a_busy_group_hears_one(
+    make_app: MakeApp,
+) -> None:
+    app = make_app(user_inflight="1", group_rate="3/minute")
+    members = (9511, 9512)
+
+    async def ask(user: int, text: str) -> None:
+        await app.message(
+            app.botapi.push_message(GROUP, text, user_id=user, chat_type="supergroup")
+        )
+
+    for user in members:
+        await ask(user, "/imagine a fox")
+        await ask(user, "/imagine another fox")  # the first is still waiting
+    for user in members:  # within one REFUSAL_INTERVAL_S, and each is told, alone
+        seen = [m["text"] for m in app.botapi.ephemeral_for(GROUP, user)]
+        assert [t for t in seen if t.startswith("Please wait")] == [texts.WAIT_FOR_RUNNING]
+    # The group's third picture of the minute is taken; then it is busy for everyone, and
+    # the group reads that once, openly, however many ask.
+    await ask(9513, "/imagine an owl")
+    for user in (9514, 9515, 9516):
+        await ask(user, "/imagine an owl")
+    busy = [
+        m
+        for m in app.botapi.messages(GROUP)
+        if m["from"]["is_bot"] and m["text"].startswith("This chat has had a lot of pictures")
+    ]
+    assert len(busy) == 1
+    assert all(app.botapi.ephemeral_for(GROUP, u) == [] for u in (9515, 9516))

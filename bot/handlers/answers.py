@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import gettext as _
 
 from bot import texts
+from bot.outbound.aside import aside
 from bot.requests.admission import Refused
 
 if TYPE_CHECKING:
@@ -24,7 +26,9 @@ async def answer(message: Message, outcome: Queued | Refused) -> None:
     picture, the licence notice: sent after the job is queued, so nothing delays it."""
     if isinstance(outcome, Refused):
         if outcome.tell:
-            await message.reply(_(outcome.text).format(**outcome.values))
+            # One answer about the whole group (busy, drawing off) is for all its members.
+            with aside(None) if outcome.everyone else contextlib.nullcontext():
+                await message.reply(_(outcome.text).format(**outcome.values))
     elif outcome.first_use:
         try:
             await message.answer(_(texts.FIRST_USE))

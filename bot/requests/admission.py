@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from bot import texts
+from bot.requests.fairuse import EVERYONE
 from bot.requests.jobs import job_id_for
 from bot.requests.prompts import PromptError, SeedError, clean_prompt, split_seed
 from common.protocol import MAX_SEED
@@ -36,11 +37,13 @@ REFUSAL_TEXTS = {
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """Why not, as a text id with its values; `tell` is False when the user was told lately."""
+    """Why not, as a text id with its values; `tell` is False when the user was told lately.
+    `everyone`: it concerns the whole chat (busy, drawing off), and a group hears it openly."""
 
     text: str
     values: dict[str, Any] = field(default_factory=dict)
     tell: bool = True
+    everyone: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +110,17 @@ class Admission:
         if repeated:
             return Repeated()
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
-            return Refused(texts.PAUSED, tell=await self._fair_use.may_tell(origin))
+            tell = await self._fair_use.may_tell(origin, everyone=True)
+            return Refused(texts.PAUSED, tell=tell, everyone=True)
         job_id = job_id_for(origin)
         refusal = await self._fair_use.admit(
             origin, job_id, queue_depth=depth, undelivered=undelivered
         )
         if refusal is not None:
             self._fair_use.note_refusal(origin.user_id, refusal)
-            return self._refused(refusal, await self._fair_use.may_tell(origin))
+            everyone = refusal.reason in EVERYONE
+            tell = await self._fair_use.may_tell(origin, everyone)
+            return self._refused(refusal, tell, everyone)
         return Admitted(prompt, job_id, seed, depth)
 
     async def first_use(self, origin: Origin) -> bool:
@@ -131,9 +137,9 @@ class Admission:
         await self._fair_use.refund(origin, admitted.job_id)
 
     @staticmethod
-    def _refused(refusal: Refusal, tell: bool) -> Refused:
+    def _refused(refusal: Refusal, tell: bool, everyone: bool) -> Refused:
         seconds = refusal.retry_after_s
         # Whole minutes, rounded up: "again in 0 min" would be wrong until the last second.
         hours, minutes = divmod(-(-seconds // 60), 60)
         values = {"seconds": seconds, "limit": refusal.limit, "hours": hours, "minutes": minutes}
-        return Refused(REFUSAL_TEXTS[refusal.reason], values, tell)
+        return Refused(REFUSAL_TEXTS[refusal.reason], values, tell, everyone)

@@ -40,6 +40,10 @@ Reason = Literal[
     "drawing_off",
     "admins_only",
 ]
+# Refusals about the whole chat, not the member who asked: a group hears them once, openly.
+EVERYONE: Final = frozenset(
+    {"group_rate", "group_daily", "queue_full", "no_worker", "drawing_off"}
+)
 # The daily caps are rolling: a picture counts for 24 h from when it was asked for.
 DAY_S: Final = 86_400
 
@@ -175,14 +179,16 @@ class FairUse:
     async def release(self, user_id: int, job_id: str) -> None:
         await self._redis.zrem(self._keys.inflight(user_id), job_id)
 
-    async def may_tell(self, origin: Origin) -> bool:
-        """At most one refusal per user per interval, and in a group one per chat as well,
-        so spam (or many users at once) never turns into the bot spamming the chat."""
+    async def may_tell(self, origin: Origin, everyone: bool = False) -> bool:
+        """At most one refusal per user per interval, so spam never turns into the bot
+        spamming a chat; one that concerns a whole group (`everyone`: it is busy, drawing is
+        off) is told openly, and at most once per chat per interval, so a crowd refused
+        together reads one answer. A member's own refusal goes to them alone."""
         interval = self._settings.refusal_interval_s
         user_key = self._keys.refused(origin.user_id)
         if not await self._redis.set(user_key, 1, nx=True, ex=interval):
             return False
-        if not origin.group:
+        if not origin.group or not everyone:
             return True
         chat_key = self._keys.refused_chat(origin.chat_id)
         return bool(await self._redis.set(chat_key, 1, nx=True, ex=interval))
