@@ -140,10 +140,14 @@ async def test_refusals_are_told_at_most_once_per_interval(
     fair = _fair_use(client, redis_url, refusal_interval_s=5)
     assert [await fair.may_tell(_private(3)) for _ in range(4)] == [True, False, False, False]
     assert await fair.may_tell(_private(4)) is True
-    # In a group, one refusal per chat per interval, whoever asked.
-    assert await fair.may_tell(_group(10, -5)) is True
-    assert await fair.may_tell(_group(11, -5)) is False
-    assert await fair.may_tell(_group(12, -6)) is True
+    # In a group, one refusal about the whole group per chat per interval, whoever asked…
+    assert await fair.may_tell(_group(10, -5), everyone=True) is True
+    assert await fair.may_tell(_group(11, -5), everyone=True) is False
+    assert await fair.may_tell(_group(12, -6), everyone=True) is True
+    # …while each member hears their own (it reaches them alone), once per interval.
+    assert await fair.may_tell(_group(13, -5)) is True
+    assert await fair.may_tell(_group(13, -5)) is False
+    assert await fair.may_tell(_group(14, -5)) is True
 
 
 async def test_community_memory(client: aredis.Redis) -> None:
