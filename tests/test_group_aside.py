@@ -56,6 +56,21 @@ async def test_with_ephemeral_on_a_refusal_is_not_remembered(make_app: MakeApp) 
     assert [c.result["text"] for c in sends if c.result] == [USAGE, USAGE]
 
 
+async def test_a_receiver_the_server_cannot_reach_gets_it_openly_once(
+    make_app: MakeApp,
+) -> None:
+    app = make_app()
+    app.botapi.fail_next(
+        "sendMessage", status=400, description="Bad Request: receiver is not a member of the chat"
+    )
+    await app.message(_group_message(app.botapi, "/imagine"))
+    assert app.botapi.messages(GROUP)[-1]["text"] == USAGE  # openly, not lost
+    # About that member, not the server: the chat keeps getting ephemeral messages.
+    assert not app.redis.exists(app.services.keys.no_ephemeral(GROUP))
+    await app.message(_group_message(app.botapi, "/imagine"))
+    assert [m["text"] for m in app.botapi.ephemeral_for(GROUP, MEMBER)] == [USAGE]
+
+
 async def test_a_server_that_ignores_them_is_noticed_and_remembered(make_app: MakeApp) -> None:
     app = make_app()
     app.botapi.ignore_ephemeral()

@@ -90,6 +90,11 @@ def _about_ephemeral(exc: TelegramBadRequest) -> bool:
     return "ephemeral" in text or "receiver" in text
 
 
+def _unsupported(exc: TelegramBadRequest) -> bool:
+    """The server refuses ephemeral messages as such, not this receiver (one who left)."""
+    return "ephemeral" in exc.message.lower()
+
+
 class Aside(BaseRequestMiddleware):
     """Session middleware: `bot.session.middleware(Aside(...))`, outside the pacer."""
 
@@ -114,8 +119,9 @@ class Aside(BaseRequestMiddleware):
         except TelegramBadRequest as exc:
             if not _about_ephemeral(exc):
                 raise
-            log.warning("chat %s: ephemeral messages refused (%s); sent openly", to.chat_id, exc)
-            await self._remember(to.chat_id)
+            log.warning("chat %s: ephemeral message refused (%s); sent openly", to.chat_id, exc)
+            if _unsupported(exc):
+                await self._remember(to.chat_id)
             return await make_request(bot, method)
         # Typed as a Response, but what comes back is the method's result itself.
         sent: Any = getattr(response, "result", response)
