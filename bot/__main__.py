@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from bot import redaction
 from bot.config import load_settings
 from bot.lease import LeaseHeld
+from bot.requests.styles import StylesFileError, load_styles
 from bot.runtime import run
 
 
@@ -28,6 +29,12 @@ def main() -> int:
             ".env.example and README, Settings)",
             fields,
         )
+        return 2
+    try:
+        # Read before anything connects: a bad file ends the start with one line.
+        load_styles(settings.prompts.styles_file)
+    except StylesFileError as exc:
+        logging.getLogger("bot").error("%s", exc)
         return 2
     redaction.install(
         redaction.secret_forms(

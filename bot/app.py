@@ -31,12 +31,13 @@ from bot.play.buttons import PlayService
 from bot.play.edit_records import EditRecords
 from bot.play.edits import EditService
 from bot.play.inline import InlineService
-from bot.requests.admission import Admission
+from bot.requests.admission import Admission, PromptRules
 from bot.requests.fairuse import FairUse
 from bot.requests.images import ImageStore
 from bot.requests.imagine import ImagineService
 from bot.requests.jobs import JobQueue
 from bot.requests.status import StatusBoard
+from bot.requests.styles import load_styles
 from bot.requests.workers import Workers
 from common.protocol import Keys
 
@@ -124,7 +125,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules, workers)
     community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
-    admission = Admission(async_redis, keys, settings.prompts, fair_use, community, blocklist)
+    rules = PromptRules(settings.prompts, blocklist, load_styles(settings.prompts.styles_file))
+    admission = Admission(async_redis, keys, rules, fair_use, community)
     i18n = build_i18n(settings.feedback.default_locale)
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)

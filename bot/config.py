@@ -95,6 +95,8 @@ class PromptSettings(BaseSettings):
     # Whether the worker translates Cyrillic prompts to English in chats that did not choose
     # (a chat's `/settings` switch wins); the worker needs TRANSLATE_MODEL_ID for either.
     translate_default: Literal["on", "off"] = "on"
+    # A YAML (or JSON) file of style presets extending or replacing the built-in ones.
+    styles_file: str = ""
 
 
 class DeliverySettings(BaseSettings):

@@ -28,6 +28,8 @@ HELP: Final = (
     "<b>Play</b>\n"
     "🔁 🎲 📄 under a photo: a new seed, four variations, or a lossless PNG file.\n"
     "<code>/imagine --seed 42 a red fox</code> makes the same picture every time.\n"
+    "<code>--style anime</code> in a prompt draws it in a style: photo, anime, watercolor, "
+    "oil, pixel, 3d, comic, neon.\n"
     "Send a photo with a caption, or reply to a photo with text, to redraw it.\n"
     "In any chat, type @{bot} and a prompt to pick a fresh picture.\n\n"
     "<b>Safety</b>\n"
@@ -64,6 +66,9 @@ USER_DAILY_REACHED: Final = (
 GROUP_DAILY_REACHED: Final = (
     "This chat has had its {limit} pictures of the last 24 hours, the daily limit. "
     "You can draw again in {hours} h {minutes} min."
+)
+STYLE_UNKNOWN: Final = (
+    "I don't know the style “{name}”. Styles: {styles}. Write one as <code>--style anime</code>."
 )
 QUEUE_FULL: Final = "I'm very busy right now. Please try again in a minute."
 NO_WORKER: Final = "No GPU worker is available right now. Please try again later."

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
     from aiogram.utils.i18n import I18n
 
+    from bot.requests.jobs import JobContext
+
 # Telegram's limit applies to the caption's visible text, counted in UTF-16 code units.
 CAPTION_LIMIT: Final = 1024
 ELLIPSIS: Final = "…"
@@ -35,13 +37,17 @@ def _shorten(text: str, budget: int) -> str:
 
 
 DRAWN: Final = "\n→ "
+STYLE: Final = "🎨 "
 
 
-def build_caption(prompt: str, seed: int, footer: str = "", drawn: str = "") -> str:
+def build_caption(
+    prompt: str, seed: int, footer: str = "", drawn: str = "", style: str = ""
+) -> str:
     """Return an HTML caption whose visible text fits Telegram's 1024-unit limit: the prompt
     as typed, then (when it was translated) the English text that was drawn on a line of
-    its own, at most half of the room, then the seed and the footer."""
-    tail = f"\nseed {seed}" + (f"\n{footer}" if footer else "")
+    its own, at most half of the room, then the style (if any), the seed and the footer."""
+    shown_style = f"\n{STYLE}{style}" if style else ""
+    tail = f"{shown_style}\nseed {seed}" + (f"\n{footer}" if footer else "")
     budget = CAPTION_LIMIT - utf16_len(tail)
     drawn_line = ""
     if drawn:
@@ -49,7 +55,7 @@ def build_caption(prompt: str, seed: int, footer: str = "", drawn: str = "") -> 
         drawn_line = DRAWN + _shorten(drawn, room - utf16_len(DRAWN))
         budget -= utf16_len(drawn_line)
     visible_prompt = _shorten(prompt, budget)
-    html_tail = f"\nseed <code>{seed}</code>" + (
+    html_tail = f"{escape(shown_style, quote=False)}\nseed <code>{seed}</code>" + (
         f"\n{escape(footer, quote=False)}" if footer else ""
     )
     return (
@@ -64,8 +70,9 @@ class Wording:
         self._footer = footer
         self._i18n = i18n
 
-    def caption(self, prompt: str, seed: int, drawn: str = "") -> str:
-        return build_caption(prompt, seed, self._footer, drawn)
+    def caption(self, context: JobContext, seed: int, drawn: str = "") -> str:
+        style = context.style.name(context.locale) if context.style is not None else ""
+        return build_caption(context.prompt, seed, self._footer, drawn, style)
 
     def text(self, text_id: str, locale: str) -> str:
         return self._i18n.gettext(text_id, locale=locale)

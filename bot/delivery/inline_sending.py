@@ -55,7 +55,7 @@ async def send_inline(bot: Bot, out: Outgoing, wording: Wording, storage: tuple[
             InlineQueryResultCachedPhoto(
                 id=f"{job[:20]}-{index}",
                 photo_file_id=file_id,
-                caption=wording.caption(context.prompt, picture.seed, out.screened.drawn),
+                caption=wording.caption(context, picture.seed, out.screened.drawn),
             )
             for index, (file_id, picture) in enumerate(zip(file_ids, pictures, strict=False))
         ]

@@ -66,7 +66,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
         await _held(bot, out, wording)
         return None
     first = pictures[0]
-    caption = wording.caption(context.prompt, first.seed, out.screened.drawn)
+    caption = wording.caption(context, first.seed, out.screened.drawn)
     if context.action == "file":
         return await bot.send_document(
             out.chat_id,
@@ -81,7 +81,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
         media = [
             InputMediaPhoto(
                 media=BufferedInputFile(picture.data, filename=f"{picture.seed}.jpg"),
-                caption=wording.caption(context.prompt, picture.seed, out.screened.drawn),
+                caption=wording.caption(context, picture.seed, out.screened.drawn),
                 has_spoiler=picture.spoiler or None,
             )
             for picture in pictures
@@ -122,7 +122,7 @@ async def edit_media(bot: Bot, out: Outgoing, in_place: InPlace, wording: Wordin
     await bot.edit_message_media(
         InputMediaPhoto(
             media=BufferedInputFile(picture.data, filename=f"{picture.seed}.jpg"),
-            caption=wording.caption(context.prompt, picture.seed, out.screened.drawn),
+            caption=wording.caption(context, picture.seed, out.screened.drawn),
             has_spoiler=picture.spoiler or None,
         ),
         chat_id=out.chat_id,

@@ -77,5 +77,13 @@ class PlayService:
         action, count = _ACTIONS[button.action]
         # The file is the very same image: same seed, same input; the others draw new seeds.
         seed = record.seed if action == "file" else None
-        ask = Ask(origin, record.prompt, action, count, seed=seed, source=record.source)
+        ask = Ask(
+            origin,
+            record.prompt,
+            action,
+            count,
+            seed=seed,
+            source=record.source,
+            style=record.style,
+        )
         return await self._imagine.request(ask)

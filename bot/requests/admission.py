@@ -10,7 +10,8 @@ from redis.exceptions import RedisError
 from bot import texts
 from bot.requests.fairuse import EVERYONE
 from bot.requests.jobs import job_id_for
-from bot.requests.prompts import PromptError, SeedError, clean_prompt, split_seed
+from bot.requests.prompts import PromptError, SeedError, clean_prompt, split_seed, split_style
+from bot.requests.styles import NONE, fold
 from common.protocol import MAX_SEED
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from bot.community.control import Blocklist, Community
     from bot.config import PromptSettings
     from bot.requests.fairuse import FairUse, Refusal
+    from bot.requests.styles import Style, Styles
     from bot.shared.origin import Origin
     from common.protocol import Keys
 
@@ -55,6 +57,16 @@ class Admitted:
     # Jobs waiting when the request was admitted: its place in the queue, without asking
     # Redis again on the way to the enqueue.
     ahead: int = 0
+    style: Style | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRules:
+    """What the operator decided about prompts: their length, blocked words, the styles."""
+
+    settings: PromptSettings
+    blocklist: Blocklist
+    styles: Styles
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +79,17 @@ class Admission:
         self,
         redis: Redis,
         keys: Keys,
-        prompts: PromptSettings,
+        rules: PromptRules,
         fair_use: FairUse,
         community: Community,
-        blocklist: Blocklist,
     ) -> None:
         self._redis = redis
         self._keys = keys
-        self._prompts = prompts
+        self._prompts = rules.settings
+        self._blocklist = rules.blocklist
+        self._styles = rules.styles
         self._fair_use = fair_use
         self._community = community
-        self._blocklist = blocklist
 
     async def _backlog_and_repeat(self, origin: Origin) -> tuple[int, int, bool]:
         """The queue depth, the results not yet delivered (delivery deletes each entry once
@@ -91,10 +103,14 @@ class Admission:
             replies = await pipe.execute()
         return int(replies[0]), int(replies[1]), any(replies[2:])
 
-    async def admit(self, origin: Origin, raw: str | None) -> Admitted | Refused | Repeated:
-        """Validate the prompt and take an in-flight slot, or say why not."""
+    async def admit(
+        self, origin: Origin, raw: str | None, style: Style | None = None
+    ) -> Admitted | Refused | Repeated:
+        """Validate the prompt and take an in-flight slot, or say why not. A style named in
+        the prompt wins over `style` (the one a photo's button keeps)."""
         try:
             raw, seed = split_seed(raw, MAX_SEED)
+            raw, style_name = split_style(raw)
             prompt = clean_prompt(raw, self._prompts.prompt_max_length)
         except SeedError:
             return Refused(texts.BAD_SEED, {"max_seed": MAX_SEED})
@@ -102,6 +118,14 @@ class Admission:
             if exc.reason == "empty":
                 return Refused(texts.USAGE)
             return Refused(texts.TOO_LONG, {"limit": exc.limit})
+        if style_name is not None:
+            if fold(style_name) in NONE:
+                style = None
+            elif (named := self._styles.find(style_name)) is not None:
+                style = named
+            else:
+                listing = self._styles.listing(origin.locale)
+                return Refused(texts.STYLE_UNKNOWN, {"name": style_name, "styles": listing})
         if self._blocklist.blocks(prompt):
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):
@@ -121,7 +145,7 @@ class Admission:
             everyone = refusal.reason in EVERYONE
             tell = await self._fair_use.may_tell(origin, everyone)
             return self._refused(refusal, tell, everyone)
-        return Admitted(prompt, job_id, seed, depth)
+        return Admitted(prompt, job_id, seed, depth, style)
 
     async def first_use(self, origin: Origin) -> bool:
         """True once per user, asked after their first job is queued: the licence notice

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.requests.jobs import Action, JobQueue
     from bot.requests.sources import Picture
     from bot.requests.status import StatusBoard
+    from bot.requests.styles import Style
     from bot.shared.origin import Origin
 
 
@@ -46,6 +47,8 @@ class Ask:
     # …or from a picture the message carries, downloaded once the request is admitted.
     picture: Picture | None = None
     inline_query_id: str = ""
+    # The style a photo's button keeps; a `--style` in the prompt wins.
+    style: Style | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,7 @@ class ImagineService:
         An update handled before that made its job gets `Queued` with no context, and nothing
         is done or sent again for it.
         """
-        admitted = await self._admission.admit(ask.origin, ask.prompt)
+        admitted = await self._admission.admit(ask.origin, ask.prompt, ask.style)
         if isinstance(admitted, Refused):
             return admitted
         if isinstance(admitted, Repeated):
@@ -105,6 +108,7 @@ class ImagineService:
             action=ask.action,
             source=source,
             inline_query_id=ask.inline_query_id,
+            style=admitted.style,
         )
         try:
             fresh = await self._jobs.submit(context)

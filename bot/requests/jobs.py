@@ -12,6 +12,7 @@ from redis.exceptions import WatchError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
+from bot.requests.styles import Style
 from bot.shared.origin import Origin
 from common.protocol import (
     FAILURE_CALLBACK,
@@ -53,6 +54,9 @@ class JobContext(BaseModel):
     inline_query_id: str = ""
     # The chat's choice when the job was queued: Cyrillic text translated before drawing.
     translate: bool = True
+    # The style preset the prompt is drawn through (kept whole: the photo's buttons and
+    # caption keep it even if STYLES_FILE changes later).
+    style: Style | None = None
 
     @property
     def editable(self) -> bool:
@@ -75,7 +79,7 @@ class JobContext(BaseModel):
         """What the worker is asked to make: one request per seed."""
         return [
             GenerationRequest(
-                prompt=self.prompt,
+                prompt=self.style.apply(self.prompt) if self.style is not None else self.prompt,
                 seed=seed,
                 format="png" if self.action == "file" else "jpeg",
                 source=self.source,
@@ -95,6 +99,7 @@ class ImageRecord(BaseModel):
     source: str = ""
     # The chat the photo was sent to: its buttons work there only (0: none, they never do).
     chat_id: int = 0
+    style: Style | None = None
 
 
 def new_seed() -> int:
@@ -205,6 +210,7 @@ class JobQueue:
                 seed=context.seed,
                 source=context.source,
                 chat_id=context.chat_id,
+                style=context.style,
             )
             pipe.set(
                 self._keys.image_record(context.job_id),

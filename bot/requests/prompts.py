@@ -59,3 +59,23 @@ def split_seed(raw: str | None, max_seed: int) -> tuple[str | None, int | None]:
     if seed > max_seed:
         raise SeedError(str(seed))
     return _SEED.sub(" ", raw), seed
+
+
+# `--style anime`, `--style=anime`, `style:anime`, `--стиль аниме` or `стиль:аниме`, anywhere
+# in the prompt, as a word of its own; a name of several words joins them with - or _.
+_STYLE: Final = re.compile(
+    r"(?<!\S)(?:--(?:style|стиль)[ =]|(?:style|стиль):)\s*(\S{1,40})(?!\S)", re.IGNORECASE
+)
+
+
+def split_style(raw: str | None) -> tuple[str | None, str | None]:
+    """The prompt without its style option, and the style name the user wrote (or None).
+
+    The last style option wins; all of them are removed from the prompt.
+    """
+    if not raw:
+        return raw, None
+    found = _STYLE.findall(raw)
+    if not found:
+        return raw, None
+    return _STYLE.sub(" ", raw), str(found[-1])
