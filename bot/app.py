@@ -113,8 +113,9 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     # Outside the pacer: a refused ephemeral message and its open fallback each wait a turn.
     bot.session.middleware(Aside(async_redis, keys, settings.feedback))
     bot.session.middleware(Pacer(budget, settings.pacing.pace_answer_wait_s))
+    styles = load_styles(settings.prompts.styles_file)
     chat_settings = ChatSettingsStore(
-        async_redis, keys, settings.safety, settings.limits, settings.prompts
+        async_redis, keys, settings.safety, settings.limits, settings.prompts, styles
     )
     jobs = JobQueue(
         sync_redis, keys, settings.queue, settings.delivery, settings.play, chat_settings
@@ -125,8 +126,8 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     fair_use = FairUse(async_redis, keys, settings.limits, settings.queue, chat_rules, workers)
     community = Community(async_redis, keys)
     blocklist = Blocklist.from_file(settings.access.blocklist_file)
-    rules = PromptRules(settings.prompts, blocklist, load_styles(settings.prompts.styles_file))
-    admission = Admission(async_redis, keys, rules, fair_use, community)
+    rules = PromptRules(settings.prompts, blocklist, styles)
+    admission = Admission(async_redis, keys, rules, fair_use, community, chat_settings)
     i18n = build_i18n(settings.feedback.default_locale)
     images = ImageStore(async_redis, keys, settings.play)
     status = StatusBoard(bot, async_redis, i18n, settings.feedback, keys)

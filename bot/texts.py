@@ -21,6 +21,7 @@ HELP: Final = (
     "in groups you can also write @{bot} &lt;prompt&gt;)\n"
     "/language — English or Russian\n"
     "/settings — this chat's settings (in groups, for its admins)\n"
+    "/style — the style your prompts are drawn in (in groups, for its admins)\n"
     "/safety off|blur|block — what happens to pictures the safety check flags\n"
     "/license — licence of the images\n"
     "/help — this message\n\n"
@@ -154,6 +155,18 @@ SETTINGS_DAILY: Final = "Pictures in this group per 24 h: <b>{daily}</b>"
 DAILY_NONE: Final = "no limit"
 BUTTON_DAILY: Final = "{daily} a day"
 BUTTON_DAILY_NONE: Final = "No daily limit"
+STYLE_PANEL_PRIVATE: Final = (
+    "<b>Your style</b>: <b>{style}</b>\n"
+    "Your prompts are drawn in it (here, and in groups without a style of their own) unless "
+    "they name another: <code>--style anime</code>, or <code>--style none</code>."
+)
+STYLE_PANEL_GROUP: Final = (
+    "<b>This group's style</b>: <b>{style}</b>\n"
+    "Everyone's prompts here are drawn in it unless they name another: "
+    "<code>--style anime</code>, or <code>--style none</code>."
+)
+STYLE_NONE: Final = "none"
+BUTTON_STYLE_NONE: Final = "🚫 No style"
 SETTINGS_TRANSLATE: Final = "Russian prompts translated to English before drawing: <b>{state}</b>"
 # Policy names and on/off states as the panel shows them; the commands keep English words.
 STATE_OFF: Final = "off"

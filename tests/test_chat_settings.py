@@ -12,6 +12,7 @@ from bot.community.chat_settings import ChatSettings, ChatSettingsStore, rate_ch
 from bot.config import LimitSettings, Policy, PromptSettings, SafetySettings
 from bot.delivery.screening import screen
 from bot.requests.jobs import Action
+from bot.requests.styles import load_styles
 from common.protocol import Result
 from testing.jobs import KEYS, job_context
 
@@ -30,6 +31,7 @@ def _store(client: aredis.Redis, **safety: object) -> ChatSettingsStore:
         SafetySettings.model_validate(safety),
         LimitSettings(group_rate="12/minute"),
         PromptSettings(),
+        load_styles(""),
     )
 
 

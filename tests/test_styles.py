@@ -16,6 +16,7 @@ from bot.delivery.captions import build_caption
 from bot.play.buttons import ImageButton
 from bot.requests.prompts import split_style
 from bot.requests.styles import BUILT_IN, StylesFileError, load_styles
+from bot.shared.origin import Origin
 
 if TYPE_CHECKING:
     from tests.conftest import MakeApp
@@ -185,3 +186,102 @@ def test_a_bot_with_a_bad_styles_file_stops_with_one_line(tmp_path: Path) -> Non
     (line,) = [line for line in out.stderr.splitlines() if line.strip()]
     assert f"STYLES_FILE {bad} line 2: key 'Bad Key' must be lowercase" in line
     assert "Traceback" not in out.stderr
+
+
+def _style_buttons(app_botapi: object, chat: int, user: int) -> dict[str, str]:
+    """The /style panel's buttons the user sees, by label (a group's panel is theirs alone)."""
+    botapi = app_botapi  # FakeBotAPI
+    if chat < 0:
+        (panel,) = botapi.ephemeral_for(chat, user)  # type: ignore[attr-defined]
+    else:
+        panel = [m for m in botapi.messages(chat) if m["from"]["is_bot"]][-1]  # type: ignore[attr-defined]
+    rows = panel["reply_markup"]["inline_keyboard"]
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def test_a_users_own_style_applies_to_later_prompts_until_they_name_another(
+    make_app: MakeApp,
+) -> None:
+    app = make_app(user_inflight="10")
+    user = 9810
+    await app.message(app.botapi.push_message(user, "/style"))
+    buttons = _style_buttons(app.botapi, user, user)
+    assert "✅ 🚫 No style" in buttons and "Anime" in buttons
+    panel = [m for m in app.botapi.messages(user) if m["from"]["is_bot"]][-1]
+    query = app.botapi.push_callback_query(
+        user, panel["message_id"], buttons["Anime"], user_id=user
+    )
+    await app.feed({"callback_query": query})
+    edited = app.botapi.message(user, panel["message_id"])
+    assert edited is not None and "<b>Your style</b>" not in edited["text"]  # rendered HTML
+    assert "Your style: Anime" in edited["text"]
+    for text in ("/imagine a fox", "/imagine an owl --style oil", "/imagine a cat --style none"):
+        await app.message(app.botapi.push_message(user, text))
+    by_prompt = {job.prompt: job.style.key if job.style else None for job in app.jobs_for(user)}
+    assert by_prompt == {"a fox": "anime", "an owl": "oil", "a cat": None}
+    # In a group that never chose, the member's own style still applies.
+    await app.message(
+        app.botapi.push_message(-100_9810, "/imagine a bear", user_id=user, chat_type="supergroup")
+    )
+    (bear,) = app.jobs_for(-100_9810)
+    assert bear.style is not None and bear.style.key == "anime"
+
+
+async def test_a_groups_style_is_chosen_by_its_admins_and_wins_over_a_members_own(
+    make_app: MakeApp,
+) -> None:
+    app = make_app()
+    group, admin, member = -100_9820, 9820, 9821
+    app.botapi.set_role(group, admin, "creator")
+    store = app.services.chat_settings
+    await store.change(member, "style", "neon")  # the member's own, from their private chat
+    await app.message(
+        app.botapi.push_message(group, "/style", user_id=member, chat_type="supergroup")
+    )
+    assert [m["text"] for m in app.botapi.ephemeral_for(group, member)] == [
+        texts.SETTINGS_ADMINS_ONLY
+    ]
+    await app.message(
+        app.botapi.push_message(group, "/style", user_id=admin, chat_type="supergroup")
+    )
+    (panel,) = app.botapi.ephemeral_for(group, admin)
+    data = _style_buttons(app.botapi, group, admin)["Comic"]
+    query = app.botapi.push_ephemeral_callback(
+        group, panel["ephemeral_message_id"], data, user_id=admin
+    )
+    await app.feed({"callback_query": query})
+    (edited,) = app.botapi.ephemeral_for(group, admin)
+    assert "This group's style: Comic" in edited["text"]
+    await app.message(
+        app.botapi.push_message(group, "/imagine a fox", user_id=member, chat_type="supergroup")
+    )
+    (job,) = app.jobs_for(group)
+    assert job.style is not None and job.style.key == "comic"
+    # A member's press (forged: they never see the panel) changes nothing.
+    assert isinstance(
+        await app.services.chat_rules.configure(_origin(group, member), "style", "photo"), str
+    )
+    assert (await store.get(group)).style == "comic"
+
+
+async def test_a_button_under_an_unstyled_photo_keeps_it_unstyled(make_app: MakeApp) -> None:
+    app = make_app()
+    user = 9830
+    await app.message(app.botapi.push_message(user, "/imagine a fox"))
+    (job,) = app.jobs_for(user)
+    await app.services.chat_settings.change(user, "style", "anime")  # chosen afterwards
+    photo = app.botapi.push_message(user, "photo stand-in")
+    data = ImageButton(action="r", image=job.job_id).pack()
+    await app.feed(
+        {
+            "callback_query": app.botapi.push_callback_query(
+                user, photo["message_id"], data, user_id=user
+            )
+        }
+    )
+    (again,) = [j for j in app.jobs_for(user) if j.job_id != job.job_id]
+    assert again.style is None
+
+
+def _origin(chat: int, user: int) -> Origin:
+    return Origin(user_id=user, chat_id=chat, message_id=1, group=chat < 0, locale="en")

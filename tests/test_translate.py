@@ -220,6 +220,7 @@ def test_translate_default_and_a_chat_choice_decide_what_the_worker_is_asked(
     from bot.community.chat_settings import ChatSettings, ChatSettingsStore
     from bot.config import LimitSettings, PromptSettings, SafetySettings
     from bot.requests.jobs import JobContext
+    from bot.requests.styles import load_styles
     from bot.shared.origin import Origin
     from testing.jobs import KEYS
 
@@ -236,6 +237,7 @@ def test_translate_default_and_a_chat_choice_decide_what_the_worker_is_asked(
             SafetySettings(),
             LimitSettings(),
             PromptSettings(translate_default=default),  # type: ignore[arg-type]
+            load_styles(""),
         )
         assert store.translates(ChatSettings(translate=chosen)) is expected
     origin = Origin(chat_id=1, user_id=1, message_id=1, group=False, locale="ru")

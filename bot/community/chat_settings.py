@@ -23,11 +23,12 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.config import LimitSettings, PromptSettings, SafetySettings
+    from bot.requests.styles import Style, Styles
     from bot.shared.origin import Origin
     from common.protocol import Keys
 
 POLICIES: Final[tuple[Policy, ...]] = ("off", "blur", "block")
-Field = Literal["safety", "who", "rate", "daily", "drawing", "lang", "translate"]
+Field = Literal["safety", "who", "rate", "daily", "drawing", "lang", "translate", "style"]
 # A group's own daily caps to choose from where the operator sets none (GROUP_DAILY=0).
 DAILY_CHOICES: Final = (200, 100, 50)
 
@@ -49,6 +50,10 @@ class ChatSettings(BaseModel):
     language: str = ""
     # Cyrillic prompts translated to English before drawing; None: TRANSLATE_DEFAULT.
     translate: bool | None = None
+    # The key of the style prompts here are drawn in (`/style`), "none" for none chosen;
+    # empty: never chosen. In a private chat it is the user's own, which also applies in
+    # groups that never chose.
+    style: str = ""
 
 
 def _parse(raw: bytes | str | None) -> ChatSettings:
@@ -83,6 +88,7 @@ class ChatSettingsStore:
         safety: SafetySettings,
         limits: LimitSettings,
         prompts: PromptSettings,
+        styles: Styles,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -90,6 +96,7 @@ class ChatSettingsStore:
         self.translate_default = prompts.translate_default == "on"
         self.rates = rate_choices(limits)
         self.dailies = daily_choices(limits)
+        self.styles = styles
         self.window_s = int(parse(limits.group_rate).get_expiry())
         self._cache: dict[int, tuple[float, ChatSettings]] = {}
 
@@ -147,6 +154,8 @@ class ChatSettingsStore:
             return {"rate": 0 if int(value) == self.rates[0] else int(value)}
         if field == "daily" and value.isdigit() and int(value) in self.dailies:
             return {"daily": 0 if int(value) == self.dailies[0] else int(value)}
+        if field == "style" and (value == "none" or self.styles.get(value) is not None):
+            return {"style": value}
         if field == "drawing" and value in ("on", "off"):
             return {"drawing": value == "on"}
         if field == "lang" and (value in LANGUAGES or value == "all"):
@@ -184,6 +193,15 @@ class ChatSettingsStore:
         if not settings.daily:
             return cap
         return min(settings.daily, cap) if cap else settings.daily
+
+    async def default_style(self, origin: Origin) -> Style | None:
+        """The style a prompt with none of its own is drawn in: its group's, else the
+        sender's own (chosen in their private chat); a style since removed from the
+        catalogue counts as none."""
+        if origin.group and (chosen := (await self.get(origin.chat_id)).style):
+            return self.styles.get(chosen)  # "none" is no style's key
+        own = (await self.get(origin.user_id)).style if origin.user_id > 0 else ""
+        return self.styles.get(own) if own else None
 
     def rate(self, settings: ChatSettings) -> int:
         """The group's pictures per window, never above the operator's GROUP_RATE."""

@@ -15,6 +15,7 @@ from bot.handlers import (
     language,
     pictures,
     start,
+    styles,
 )
 
 
@@ -31,6 +32,7 @@ def build_router() -> Router:
         admin.router,
         language.router,
         chat_settings.router,
+        styles.router,
         buttons.router,
         inline.router,
         fallback.router,

@@ -85,5 +85,6 @@ class PlayService:
             seed=seed,
             source=record.source,
             style=record.style,
+            keep_style=True,
         )
         return await self._imagine.request(ask)

@@ -17,6 +17,7 @@ from common.protocol import MAX_SEED
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from bot.community.chat_settings import ChatSettingsStore
     from bot.community.control import Blocklist, Community
     from bot.config import PromptSettings
     from bot.requests.fairuse import FairUse, Refusal
@@ -82,6 +83,7 @@ class Admission:
         rules: PromptRules,
         fair_use: FairUse,
         community: Community,
+        chats: ChatSettingsStore,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -90,6 +92,7 @@ class Admission:
         self._styles = rules.styles
         self._fair_use = fair_use
         self._community = community
+        self._chats = chats
 
     async def _backlog_and_repeat(self, origin: Origin) -> tuple[int, int, bool]:
         """The queue depth, the results not yet delivered (delivery deletes each entry once
@@ -104,10 +107,11 @@ class Admission:
         return int(replies[0]), int(replies[1]), any(replies[2:])
 
     async def admit(
-        self, origin: Origin, raw: str | None, style: Style | None = None
+        self, origin: Origin, raw: str | None, style: Style | None = None, keep: bool = False
     ) -> Admitted | Refused | Repeated:
         """Validate the prompt and take an in-flight slot, or say why not. A style named in
-        the prompt wins over `style` (the one a photo's button keeps)."""
+        the prompt wins; then, with `keep`, `style` (a photo's button keeps its own, none
+        included); then the chat's or the sender's default (`/style`)."""
         try:
             raw, seed = split_seed(raw, MAX_SEED)
             raw, style_name = split_style(raw)
@@ -126,6 +130,8 @@ class Admission:
             else:
                 listing = self._styles.listing(origin.locale)
                 return Refused(texts.STYLE_UNKNOWN, {"name": style_name, "styles": listing})
+        elif not keep:
+            style = await self._chats.default_style(origin)
         if self._blocklist.blocks(prompt):
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):

@@ -47,8 +47,9 @@ class Ask:
     # …or from a picture the message carries, downloaded once the request is admitted.
     picture: Picture | None = None
     inline_query_id: str = ""
-    # The style a photo's button keeps; a `--style` in the prompt wins.
+    # The style a photo's button keeps (with `keep_style`, None too); `--style` still wins.
     style: Style | None = None
+    keep_style: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class ImagineService:
         An update handled before that made its job gets `Queued` with no context, and nothing
         is done or sent again for it.
         """
-        admitted = await self._admission.admit(ask.origin, ask.prompt, ask.style)
+        admitted = await self._admission.admit(ask.origin, ask.prompt, ask.style, ask.keep_style)
         if isinstance(admitted, Refused):
             return admitted
         if isinstance(admitted, Repeated):
