@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from bot import redaction
 from bot.config import load_settings
 from bot.lease import LeaseHeld
-from bot.requests.styles import StylesFileError, load_styles
 from bot.runtime import run
+from bot.shared.styles import StylesFileError, load_styles
 
 
 def main() -> int:

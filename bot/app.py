@@ -37,8 +37,8 @@ from bot.requests.images import ImageStore
 from bot.requests.imagine import ImagineService
 from bot.requests.jobs import JobQueue
 from bot.requests.status import StatusBoard
-from bot.requests.styles import load_styles
 from bot.requests.workers import Workers
+from bot.shared.styles import load_styles
 from common.protocol import Keys
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from bot.community.chat_settings import ChatSettings, ChatSettingsStore, rate_ch
 from bot.config import LimitSettings, Policy, PromptSettings, SafetySettings
 from bot.delivery.screening import screen
 from bot.requests.jobs import Action
-from bot.requests.styles import load_styles
+from bot.shared.styles import load_styles
 from common.protocol import Result
 from testing.jobs import KEYS, job_context
 

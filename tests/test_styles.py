@@ -15,8 +15,8 @@ from bot import texts
 from bot.delivery.captions import build_caption
 from bot.play.buttons import ImageButton
 from bot.requests.prompts import split_style
-from bot.requests.styles import BUILT_IN, StylesFileError, load_styles
 from bot.shared.origin import Origin
+from bot.shared.styles import BUILT_IN, StylesFileError, load_styles
 
 if TYPE_CHECKING:
     from tests.conftest import MakeApp

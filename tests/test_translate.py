@@ -220,8 +220,8 @@ def test_translate_default_and_a_chat_choice_decide_what_the_worker_is_asked(
     from bot.community.chat_settings import ChatSettings, ChatSettingsStore
     from bot.config import LimitSettings, PromptSettings, SafetySettings
     from bot.requests.jobs import JobContext
-    from bot.requests.styles import load_styles
     from bot.shared.origin import Origin
+    from bot.shared.styles import load_styles
     from testing.jobs import KEYS
 
     client = aredis.Redis.from_url(redis_url)

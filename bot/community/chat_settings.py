@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from bot.config import LimitSettings, PromptSettings, SafetySettings
-    from bot.requests.styles import Style, Styles
     from bot.shared.origin import Origin
+    from bot.shared.styles import Style, Styles
     from common.protocol import Keys
 
 POLICIES: Final[tuple[Policy, ...]] = ("off", "blur", "block")

@@ -11,7 +11,7 @@ from bot import texts
 from bot.requests.fairuse import EVERYONE
 from bot.requests.jobs import job_id_for
 from bot.requests.prompts import PromptError, SeedError, clean_prompt, split_seed, split_style
-from bot.requests.styles import NONE, fold
+from bot.shared.styles import NONE, fold
 from common.protocol import MAX_SEED
 
 if TYPE_CHECKING:
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from bot.community.control import Blocklist, Community
     from bot.config import PromptSettings
     from bot.requests.fairuse import FairUse, Refusal
-    from bot.requests.styles import Style, Styles
     from bot.shared.origin import Origin
+    from bot.shared.styles import Style, Styles
     from common.protocol import Keys
 
 REFUSAL_TEXTS = {

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from bot.requests.jobs import Action, JobQueue
     from bot.requests.sources import Picture
     from bot.requests.status import StatusBoard
-    from bot.requests.styles import Style
     from bot.shared.origin import Origin
+    from bot.shared.styles import Style
 
 
 @dataclass(frozen=True, slots=True)

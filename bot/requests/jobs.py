@@ -12,8 +12,8 @@ from redis.exceptions import WatchError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
-from bot.requests.styles import Style
 from bot.shared.origin import Origin
+from bot.shared.styles import Style
 from common.protocol import (
     FAILURE_CALLBACK,
     JOB_FUNCTION,
