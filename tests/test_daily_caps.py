@@ -79,7 +79,7 @@ async def test_a_failed_job_gives_its_place_back_and_operators_are_exempt(
     assert not any("daily limit" in text for text in app.answers(ADMIN))
 
 
-async def test_a_groups_own_cap_is_set_by_its_admin_and_told_to_the_member_alone(
+async def test_a_groups_own_cap_is_set_by_its_admin_and_said_to_the_group_once(
     make_app: MakeApp,
 ) -> None:
     app = make_app(group_daily="8", user_inflight="10")
@@ -94,9 +94,11 @@ async def test_a_groups_own_cap_is_set_by_its_admin_and_told_to_the_member_alone
     for user in (9603, 9604, 9605):
         await _ask(app, GROUP, user, f"/imagine fox by {user}")
     assert len(app.jobs_for(GROUP)) == 2
-    (refusal,) = _told(app, GROUP, 9605)
+    # The group's cap concerns everyone in it: said once, openly, for all to read.
+    (refusal,) = [m["text"] for m in app.botapi.messages(GROUP) if m["from"]["is_bot"]]
     assert refusal.startswith("This chat has had its 2 pictures of the last 24 hours")
-    assert not any("daily limit" in t for u in (9603, 9604) for t in _told(app, GROUP, u))
+    assert REACHED.search(refusal) is not None
+    assert not any("daily limit" in t for u in (9603, 9604, 9605) for t in _told(app, GROUP, u))
     # Only admitted requests are counted.
     assert app.redis.zcard(KEYS.daily_window("group", GROUP)) == 2
 

@@ -47,6 +47,14 @@ def waiting(tmp_path: Path, tiny_model: Path) -> Iterator[Stack]:
     stack.close()
 
 
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
+    """No worker ever: prompts wait. Tests share it, each in a group of its own."""
+    stack = Stack(tmp_path_factory.mktemp("quiet"), tiny_model, worker=False, user_inflight="1")
+    yield stack
+    stack.close()
+
+
 def test_a_members_notice_queue_place_and_refusal_reach_only_them_and_reactions_follow(
     waiting: Stack,
 ) -> None:
@@ -84,6 +92,12 @@ def test_a_members_notice_queue_place_and_refusal_reach_only_them_and_reactions_
     # Ephemeral sends were tried once each and all were taken: nothing fell back.
     sends = [c for c in botapi.sent(chat_id=group, method="sendMessage")]
     assert sends and all(c.params.get("ephemeral_message_parameters") for c in sends)
+    # Telegram refusing reactions (a 429) never holds up a picture.
+    botapi.fail_next("setMessageReaction", status=429, count=10)
+    vera = _prompt(botapi, group, VERA, "/imagine an owl")
+    photo = botapi.wait_for_reply(group, vera, "sendPhoto")
+    assert photo.result["photo"]
+    assert botapi.reaction(group, vera) == []
 
 
 def _buttons(message: dict[str, Any]) -> dict[str, str]:
@@ -91,8 +105,8 @@ def _buttons(message: dict[str, Any]) -> dict[str, str]:
     return {b["text"].removeprefix(CHOSEN): b["callback_data"] for row in rows for b in row}
 
 
-def test_the_admins_panel_is_theirs_alone_and_presses_edit_it_in_place(waiting: Stack) -> None:
-    botapi, group = waiting.botapi, -100_9200
+def test_the_admins_panel_is_theirs_alone_and_presses_edit_it_in_place(quiet: Stack) -> None:
+    botapi, group = quiet.botapi, -100_9200
     botapi.set_role(group, ADMIN, "creator")
     _prompt(botapi, group, VERA, "/settings")
     botapi.wait_until(lambda: _seen(botapi, group, VERA) == [texts.SETTINGS_ADMINS_ONLY])
@@ -112,10 +126,17 @@ def test_the_admins_panel_is_theirs_alone_and_presses_edit_it_in_place(waiting: 
 
 
 def test_an_older_server_gets_ordinary_messages_and_the_chat_is_remembered(
-    waiting: Stack,
+    quiet: Stack,
 ) -> None:
-    botapi, group = waiting.botapi, -100_9300
+    botapi, group = quiet.botapi, -100_9300
     botapi.refuse_ephemeral()
+    try:
+        _older_server(quiet, botapi, group)
+    finally:
+        botapi.refuse_ephemeral(False)
+
+
+def _older_server(stack: Stack, botapi: FakeBotAPI, group: int) -> None:
     _prompt(botapi, group, ANNA, "/imagine a red fox")
     # The licence notice, in the open as before.
     botapi.wait_until(
@@ -127,7 +148,7 @@ def test_an_older_server_gets_ordinary_messages_and_the_chat_is_remembered(
             m.get("text", "").startswith("Please wait") for m in _bot_messages(botapi, group)
         )
     )
-    client = redis.Redis.from_url(waiting.redis.url)
+    client = redis.Redis.from_url(stack.redis.url)
     assert client.ttl(Keys(QueueSettings()).no_ephemeral(group)) > 0
     # One refused try, then the chat's answers go straight to ordinary messages.
     tried = [
@@ -139,20 +160,6 @@ def test_an_older_server_gets_ordinary_messages_and_the_chat_is_remembered(
     ]
     assert len(tried) == 1
     client.close()
-
-
-def test_a_refused_reaction_never_holds_up_the_picture(tmp_path: Path, tiny_model: Path) -> None:
-    stack = Stack(tmp_path, tiny_model)
-    try:
-        botapi, group = stack.botapi, -100_9400
-        botapi.fail_next("setMessageReaction", status=429, count=10)
-        prompt = _prompt(botapi, group, ANNA, "/imagine a red fox")
-        photo = botapi.wait_for_reply(group, prompt, "sendPhoto")
-        assert photo.result["photo"]
-        assert botapi.reaction(group, prompt) == []
-        assert any(c.method == "setMessageReaction" for c in botapi.calls)
-    finally:
-        stack.close()
 
 
 def test_a_held_back_picture_is_told_to_the_requester_alone(
