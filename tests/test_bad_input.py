@@ -225,3 +225,18 @@ async def test_a_handler_that_raises_is_answered_with_an_apology(
         assert broken.answers(7370) == [texts.SOMETHING_WENT_WRONG]
     finally:
         await broken.close()
+
+
+async def test_in_a_group_the_apology_reaches_the_member_alone(
+    botapi: FakeBotAPI, make_app: MakeApp
+) -> None:
+    broken = make_app(jobs=BrokenQueue())
+    group, member = -100_7371, 7371
+    try:
+        sent = botapi.push_message(group, "/imagine a fox", user_id=member, chat_type="supergroup")
+        await broken.message(sent)
+        seen = [m["text"] for m in botapi.ephemeral_for(group, member)]
+        assert seen == [texts.SOMETHING_WENT_WRONG]
+        assert not any(m["from"]["is_bot"] for m in botapi.messages(group))
+    finally:
+        await broken.close()

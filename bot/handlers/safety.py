@@ -30,9 +30,10 @@ from redis.exceptions import RedisError
 from bot import texts
 from bot.community.chat_rules import AdminsUnknown
 from bot.i18n import locale_for
-from bot.outbound.aside import aside, receiver_of
+from bot.outbound.aside import aside, receiver
 from bot.outbound.pacing import SendSkipped
 from bot.play.inline import article
+from bot.shared.origin import Origin
 
 if TYPE_CHECKING:
     from bot.outbound.replies import Replies
@@ -71,9 +72,10 @@ async def _apologise(update: Update, i18n: I18n, text_id: str) -> None:
         try:
             # An edited prompt is answered like the prompt it was.
             if (message := update.message or update.edited_message) is not None:
-                text = i18n.gettext(text_id, locale=_locale(message.from_user, i18n))
+                locale = _locale(message.from_user, i18n)
+                text = i18n.gettext(text_id, locale=locale)
                 # The handler's context is gone: in a group, to the member alone again.
-                with aside(receiver_of(message)):
+                with aside(receiver(Origin.of_message(message, locale))):
                     await message.reply(text)
             elif update.callback_query is not None:
                 query = update.callback_query

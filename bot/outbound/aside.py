@@ -30,8 +30,6 @@ from aiogram.methods import SendMessage
 from aiogram.types import EphemeralMessageParameters, Message
 from redis.exceptions import RedisError
 
-from bot.shared.origin import GROUPS
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -65,14 +63,6 @@ def receiver(origin: Origin | None) -> Receiver | None:
     if origin is None or not origin.group or origin.as_chat or origin.user_id <= 0:
         return None
     return Receiver(origin.chat_id, origin.user_id)
-
-
-def receiver_of(message: Message) -> Receiver | None:
-    """`receiver` for a message whose `Origin` is not at hand (an error's update)."""
-    if message.chat.type not in GROUPS or message.sender_chat is not None:
-        return None
-    user = message.from_user
-    return Receiver(message.chat.id, user.id) if user is not None and not user.is_bot else None
 
 
 @contextlib.contextmanager
