@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.config import QueueSettings
 
@@ -30,6 +30,12 @@ TOLD_KEPT_S: Final = 30 * 86_400
 
 MAX_SEED: Final = 2**32 - 1
 IMAGE_SIZE: Final = 512
+# The largest side the worker makes, and what 🔍 multiplies a picture's sides by.
+MAX_SIDE: Final = 1024
+UPSCALE_FACTOR: Final = 2
+# The refinement's strength, between a step that changes almost nothing and one that redraws.
+MIN_UPSCALE_STRENGTH: Final = 0.05
+MAX_UPSCALE_STRENGTH: Final = 0.9
 
 
 class GenerationRequest(BaseModel):
@@ -39,8 +45,8 @@ class GenerationRequest(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=2_000)
     seed: int = Field(ge=0, le=MAX_SEED)
-    width: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
-    height: int = Field(default=IMAGE_SIZE, ge=64, le=1024, multiple_of=8)
+    width: int = Field(default=IMAGE_SIZE, ge=64, le=MAX_SIDE, multiple_of=8)
+    height: int = Field(default=IMAGE_SIZE, ge=64, le=MAX_SIDE, multiple_of=8)
     guidance_scale: float = Field(default=0.0, ge=0.0, le=0.0)
     # PNG for "File" (lossless, as the model made it); JPEG for photos.
     format: Literal["jpeg", "png"] = "jpeg"
@@ -52,6 +58,23 @@ class GenerationRequest(BaseModel):
     # Cyrillic parts of the prompt translated to English before drawing (when the worker has
     # a translator); off: the prompt reaches the text encoders exactly as typed.
     translate: bool = True
+    # The 2× version (🔍): the picture these fields make, enlarged to twice its size and
+    # refined by one image-to-image step at this strength; 0 draws it at its own size.
+    upscale: float = Field(default=0.0, ge=0.0, le=MAX_UPSCALE_STRENGTH)
+
+    @model_validator(mode="after")
+    def _fits_upscaled(self) -> GenerationRequest:
+        if 0 < self.upscale < MIN_UPSCALE_STRENGTH:
+            raise ValueError(f"upscale strength must be 0 or at least {MIN_UPSCALE_STRENGTH}")
+        if self.upscale and max(self.width, self.height) * UPSCALE_FACTOR > MAX_SIDE:
+            raise ValueError(f"an upscaled picture must fit {MAX_SIDE}×{MAX_SIDE}")
+        return self
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """Width and height of the image made: twice the drawn size when upscaled."""
+        factor = UPSCALE_FACTOR if self.upscale else 1
+        return self.width * factor, self.height * factor
 
 
 class Result(BaseModel):

@@ -13,12 +13,13 @@ from PIL import Image
 from pydantic import ValidationError
 
 from common.protocol import GenerationRequest
-from worker.config import ModelSettings
+from testing.synthetic import build_tiny_decoder
+from worker.config import ModelSettings, SpeedSettings
 from worker.devices import resolve_vae_dtype
-from worker.engine import Engine, load_engine
+from worker.engine import Engine, enlarged, load_engine
 from worker.graphs import Graphs
 from worker.play import source_image
-from worker.step import image_to_image_step, text_to_image_step
+from worker.step import image_to_image_step, schedule_length, text_to_image_step
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -129,6 +130,7 @@ def test_steps_are_read_once_from_the_scheduler(engine: Engine) -> None:
 
 
 def test_strengths_other_than_one_step_are_refused_before_the_gpu() -> None:
+    # Image-to-image keeps SDXL Turbo's [0.5, 1); lower strengths are the 2× refinement's.
     for strength in (0.3, 1.0):
         with pytest.raises(ValidationError):
             GenerationRequest(prompt="x", seed=1, source="k", strength=strength)
@@ -163,3 +165,105 @@ def test_vae_precision(
     setting: str, model: torch.dtype, overflows: bool, device: str, expected: torch.dtype
 ) -> None:
     assert resolve_vae_dtype(setting, model, overflows, torch.device(device)) == expected
+
+
+UP = FOX.model_copy(update={"upscale": 0.3})
+
+
+def _diffusers_upscale(
+    reference: AutoPipelineForText2Image, request: GenerationRequest, base: torch.Tensor
+) -> torch.Tensor:
+    """diffusers' own img2img over the Lanczos enlargement of `base`: the 2× recipe."""
+    steps = schedule_length(request.upscale)
+    images: torch.Tensor = AutoPipelineForImage2Image.from_pipe(reference)(
+        prompt=request.prompt,
+        image=enlarged(base[0], request.output_size),
+        strength=request.upscale,
+        num_inference_steps=steps,
+        guidance_scale=0.0,
+        generator=torch.Generator().manual_seed(request.seed),
+        output_type="pt",
+    ).images
+    return _as_uint8(images)
+
+
+def test_an_upscale_is_diffusers_img2img_over_the_lanczos_enlargement(
+    engine: Engine, reference: AutoPipelineForText2Image
+) -> None:
+    made = engine.upscale([UP])
+    assert made.shape == (1, 3, 1024, 1024)
+    _same_picture(made, _diffusers_upscale(reference, UP, engine.pixels([FOX])))
+    # The refinement changes the enlargement, and the same request gives the same pixels.
+    lanczos = torch.from_numpy(np.array(enlarged(engine.pixels([FOX])[0], (1024, 1024))))
+    assert float((made[0].permute(1, 2, 0).float() - lanczos.float()).abs().mean()) > 1.0
+    assert torch.equal(made, engine.upscale([UP]))
+
+
+def test_an_image_to_image_upscale_starts_from_that_picture(
+    engine: Engine, reference: AutoPipelineForText2Image, photo: Image.Image
+) -> None:
+    request = UP.model_copy(update={"source": "k"})
+    made = engine.upscale([request], photo)
+    base = engine.image_to_image([FOX.model_copy(update={"source": "k"})], photo)
+    _same_picture(made, _diffusers_upscale(reference, request, base))
+
+
+@pytest.fixture(scope="module")
+def taesd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("taesd")
+    build_tiny_decoder("tiny").save_pretrained(path)
+    return path
+
+
+def _fast(tiny_model: Path, taesd: Path) -> Engine:
+    """A fresh engine whose photos are decoded by the tiny decoder."""
+    speed = SpeedSettings(tiny_vae=True, tiny_vae_id=str(taesd))
+    return load_engine(ModelSettings(model_id=str(tiny_model), device="cpu"), speed)
+
+
+def test_an_upscale_decodes_with_the_full_vae_behind_the_tiny_decoder(
+    tiny_model: Path, taesd: Path, reference: AutoPipelineForText2Image, engine: Engine
+) -> None:
+    fast = _fast(tiny_model, taesd)
+    # The 512 picture is the tiny decoder's (what the photo showed); its 2× is the full VAE's.
+    base = fast.pixels([FOX])
+    assert not torch.equal(base, engine.pixels([FOX]))
+    _same_picture(fast.upscale([UP]), _diffusers_upscale(reference, UP, base))
+
+
+def test_the_512_path_is_the_same_before_and_after_an_upscale(
+    tiny_model: Path, taesd: Path, photo: Image.Image
+) -> None:
+    fast = _fast(tiny_model, taesd)
+    lighthouse = GenerationRequest(prompt="a lighthouse", seed=8, source="k")
+    before = fast.pixels([FOX]), fast.image_to_image([lighthouse], photo)
+    fast.upscale([UP])
+    fast.upscale([UP.model_copy(update={"upscale": 0.5})], photo)
+    after = fast.pixels([FOX]), fast.image_to_image([lighthouse], photo)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_upscale_requests_are_checked_before_the_gpu(engine: Engine) -> None:
+    assert UP.output_size == (1024, 1024) and FOX.output_size == (512, 512)
+    for bad in ({"upscale": 0.01}, {"upscale": 0.95}, {"upscale": 0.3, "width": 640}):
+        with pytest.raises(ValidationError):
+            GenerationRequest(prompt="x", seed=1, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Engine\.upscale"):
+        engine.pixels([UP])
+    with pytest.raises(ValueError, match="must name its strength"):
+        engine.upscale([FOX])
+
+
+@pytest.mark.parametrize(
+    ("strength", "steps"), [(0.5, 2), (0.7, 2), (0.3, 4), (0.25, 4), (0.1, 10), (0.05, 20)]
+)
+def test_a_strength_gives_one_step_of_the_schedule_diffusers_would_run(
+    engine: Engine, strength: float, steps: int
+) -> None:
+    assert schedule_length(strength) == steps
+    step = image_to_image_step(engine.pipe.scheduler, strength)
+    fresh = type(engine.pipe.scheduler).from_config(engine.pipe.scheduler.config)
+    fresh.set_timesteps(steps)
+    # The last step of that schedule: the lower the strength, the less noise.
+    assert step.timestep == float(fresh.timesteps[-1])
+    assert step.sigma == pytest.approx(float(fresh.sigmas[-2]))

@@ -66,9 +66,11 @@ def _request(job: Job) -> GenerationRequest | None:
     if job.func_name != JOB_FUNCTION:
         return None
     try:
-        return GenerationRequest.model_validate(job.kwargs.get("request"))
+        request = GenerationRequest.model_validate(job.kwargs.get("request"))
     except ValidationError:
         return None
+    # Only plain photos are batched: a forged image-to-image or 2× request fails on its own.
+    return None if request.source or request.upscale else request
 
 
 @dataclass(slots=True)

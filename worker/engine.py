@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, AutoPipelineForText2Image
+from PIL import Image
 
 from common.protocol import IMAGE_SIZE, GenerationRequest
 from worker.config import SpeedSettings
@@ -37,8 +38,6 @@ from worker.textcache import PromptEmbeddings, TextEncoders
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-
-    from PIL import Image
 
     from worker.config import ModelSettings
     from worker.translate import Translator
@@ -83,6 +82,9 @@ class Engine:
             pipe.vae.encoder = compiled(pipe.vae.encoder, self.speed.compile)
         self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
         self._image_steps: dict[float, Step] = {}
+        # 🔍: the uncompiled UNet and the full VAE both ways, run eagerly at twice the size.
+        self.upscaler = OneStep(pipe.unet, pipe.vae, pipe.vae, self.step.text_step)
+        self._upscale_steps: dict[float, Step] = {}
         # Set by the worker when TRANSLATE_MODEL_ID names a model.
         self.translator: Translator | None = None
         # `auto` from the memory the loaded models left free.
@@ -121,14 +123,65 @@ class Engine:
         self, requests: Sequence[GenerationRequest], image: Image.Image
     ) -> torch.Tensor:
         """uint8 NCHW images made from one RGB input image the requests' size, each seeded."""
+        self._check_input(requests, image)
+        return self._make(requests, self._encoder_input(image))
+
+    @torch.inference_mode()
+    def upscale(
+        self, requests: Sequence[GenerationRequest], image: Image.Image | None = None
+    ) -> torch.Tensor:
+        """The 2× versions (🔍) of what `requests` draw, from `image` for image-to-image.
+
+        Each picture is made as the 512 path makes it, enlarged with Lanczos, then refined by
+        one image-to-image step at the larger size: at the request's `upscale` strength, with
+        noise from its own seed, decoded with the full VAE (never the tiny decoder). It runs
+        eagerly on the pipeline's own UNet, so the 512 path's graphs, buckets and compiled
+        kernels are neither used nor changed."""
+        if any(not r.upscale for r in requests):
+            raise ValueError("every request of an upscale must name its strength")
+        translated = self._translated(requests)
+        at_size = [r.model_copy(update={"upscale": 0.0}) for r in translated]
+        if image is None:
+            base = self._made(at_size, None)
+        else:
+            self._check_input(at_size, image)
+            base = self._made(at_size, self._encoder_input(image))
+        rows = [
+            self.finish(self._refined(request, enlarged(row, request.output_size)))
+            for request, row in zip(translated, base, strict=True)
+        ]
+        return torch.cat(rows)
+
+    def _refined(self, request: GenerationRequest, image: Image.Image) -> torch.Tensor:
+        """One image-to-image step over an enlarged picture, batch 1, eagerly."""
+        step = self._upscale_steps.get(request.upscale)
+        if step is None:
+            step = image_to_image_step(self.pipe.scheduler, request.upscale)
+            self._upscale_steps[request.upscale] = step
+        embeds, pooled = self.text.encode([request.prompt])
+        scale, channels = self.upscaler.vae_scale, self.pipe.unet.config.in_channels
+        width, height = request.output_size
+        shape = (1, channels, height // scale, width // scale)
+        generator = torch.Generator(self.device).manual_seed(request.seed)
+        # Drawn in the order and dtypes of `_inputs`: the encoder's sample, then the noise.
+        eps = seeded_noise([generator], shape, torch.float32).to(self.pipe.vae.dtype)
+        noise = seeded_noise([generator], shape, self.pipe.unet.dtype)
+        run = self.upscaler.image_to_image(step)
+        return run(noise, embeds, pooled, eps, self._encoder_input(image))
+
+    def _encoder_input(self, image: Image.Image) -> torch.Tensor:
+        """An RGB picture as the VAE encoder takes it: NCHW in [-1, 1] on the device."""
+        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].to(self.device)
+        return (pixels.float() / 127.5 - 1.0).to(self.pipe.vae.dtype)
+
+    @staticmethod
+    def _check_input(requests: Sequence[GenerationRequest], image: Image.Image) -> None:
         size = (requests[0].width, requests[0].height)
         if image.mode != "RGB" or image.size != size:
             raise ValueError(
                 f"the input must be an RGB image of {size[0]}x{size[1]}, "
                 f"not {image.mode} {image.size[0]}x{image.size[1]}"
             )
-        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].to(self.device)
-        return self._make(requests, (pixels.float() / 127.5 - 1.0).to(self.pipe.vae.dtype))
 
     def finish(self, decoded: torch.Tensor) -> torch.Tensor:
         """Every decoded batch passes here, float in [-1, 1] on the device, before it becomes
@@ -161,11 +214,21 @@ class Engine:
     def _make(
         self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
     ) -> torch.Tensor:
+        if any(r.upscale for r in requests):
+            raise ValueError("an upscale is made by Engine.upscale")
+        return self._made(self._translated(requests), source)
+
+    def _translated(self, requests: Sequence[GenerationRequest]) -> list[GenerationRequest]:
+        """The requests with the prompts the text encoders get (`drawn_prompts`)."""
         drawn = self.drawn_prompts(requests)
-        requests = [
+        return [
             r if text == r.prompt else r.model_copy(update={"prompt": text})
             for r, text in zip(requests, drawn, strict=True)
         ]
+
+    def _made(
+        self, requests: Sequence[GenerationRequest], source: torch.Tensor | None
+    ) -> torch.Tensor:
         first = requests[0]
         if any((r.width, r.height) != (first.width, first.height) for r in requests):
             raise ValueError("a batch must share its image size")
@@ -318,6 +381,12 @@ class Engine:
                     f"by up to {differs} of 255"
                 )
         return None
+
+
+def enlarged(pixels: torch.Tensor, size: tuple[int, int]) -> Image.Image:
+    """One uint8 CHW picture resized with Lanczos on the host (Pillow), as RGB."""
+    picture = Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())
+    return picture.resize(size, Image.Resampling.LANCZOS)
 
 
 def load_engine(settings: ModelSettings, speed: SpeedSettings | None = None) -> Engine:

@@ -52,6 +52,9 @@ def generate(request: dict[str, Any]) -> dict[str, Any]:
     if job is None:
         raise RuntimeError("generate must run inside an RQ job")
     valid = GenerationRequest.model_validate(request)
+    if valid.source or valid.upscale:
+        # The fast path draws plain photos only; the bot queues the rest as `render` jobs.
+        raise ValueError("image-to-image and upscales are render jobs")
     outcome = _outcomes.pop(job.id, None)
     if outcome is None:
         started = time.perf_counter()

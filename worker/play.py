@@ -1,4 +1,4 @@
-"""Jobs beyond one photo: variations (several seeds), PNG files and image-to-image.
+"""Jobs beyond one photo: variations (several seeds), PNG files, image-to-image and 2×.
 
 They run as their own RQ job function, never micro-batched with plain photos. All images of
 one job come from one engine call and are published as one `Result`.
@@ -50,13 +50,19 @@ def make_images(
     """Encoded images, with their safety verdicts, for requests that share their format and
     input image."""
     first = requests[0]
-    if any((r.format, r.source) != (first.format, first.source) for r in requests):
-        raise ValueError("one job's requests must share format and input image")
+    shared = (first.format, first.source, bool(first.upscale))
+    if any((r.format, r.source, bool(r.upscale)) != shared for r in requests):
+        raise ValueError("one job's requests must share format, input image and size")
+    image: Image.Image | None = None
     if first.source:
         data = connection.get(first.source)
         if not isinstance(data, bytes):
             raise ValueError("the input image has expired")
-        pixels = engine.image_to_image(requests, source_image(data))
+        image = source_image(data)
+    if first.upscale:
+        pixels = engine.upscale(requests, image)
+    elif image is not None:
+        pixels = engine.image_to_image(requests, image)
     else:
         pixels = engine.pixels(requests)
     return checked(pixels, lambda decoded: engine.encode(decoded, first.format))
@@ -90,11 +96,12 @@ def render(requests: list[dict[str, Any]]) -> dict[str, Any]:
     )
     publish(job.connection, result)
     log.info(
-        "job=%s images=%d format=%s img2img=%s generation_ms=%.1f",
+        "job=%s images=%d format=%s img2img=%s upscale=%s generation_ms=%.1f",
         job.id,
         len(images),
         valid[0].format,
         bool(valid[0].source),
+        valid[0].upscale,
         elapsed_ms,
     )
     return {"seeds": [r.seed for r in valid], "generation_ms": round(elapsed_ms, 2)}

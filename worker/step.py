@@ -8,6 +8,7 @@ runs eagerly on CPU and MPS and is captured into CUDA graphs on CUDA (no host sy
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +61,27 @@ def text_to_image_step(scheduler: Any) -> Step:
     )
 
 
+def schedule_length(strength: float) -> int:
+    """The fewest scheduler steps of which diffusers' img2img takes one at `strength`
+    (it takes int(steps * strength)): 2 for SDXL Turbo's [0.5, 1), 4 for 0.3."""
+    if not 0.0 < strength < 1.0:
+        raise ValueError(f"strength {strength} is not in (0, 1)")
+    steps = max(math.ceil(1.0 / strength), IMG2IMG_STEPS)
+    while int(steps * strength) < 1:  # 1 / strength rounded down in floating point
+        steps += 1
+    return steps
+
+
 def image_to_image_step(scheduler: Any, strength: float) -> Step:
-    """The step diffusers' img2img pipeline takes with IMG2IMG_STEPS steps at `strength`."""
-    fresh = _fresh(scheduler, IMG2IMG_STEPS)
-    taken = min(int(IMG2IMG_STEPS * strength), IMG2IMG_STEPS)
+    """The one step diffusers' img2img pipeline takes at `strength` with
+    `schedule_length(strength)` steps: the last of the schedule, from a lightly noised input
+    at low strengths (the upscale's refinement), a half-noised one at SDXL Turbo's 0.5."""
+    steps = schedule_length(strength)
+    fresh = _fresh(scheduler, steps)
+    taken = min(int(steps * strength), steps)
     if taken != 1:
-        raise ValueError(f"strength {strength} does not give one step of {IMG2IMG_STEPS}")
-    start = IMG2IMG_STEPS - taken
+        raise ValueError(f"strength {strength} does not give one step of {steps}")
+    start = steps - taken
     sigma = float(fresh.sigmas[start])
     return Step(timestep=float(fresh.timesteps[start]), sigma=sigma, noise_scale=sigma)
 
