@@ -144,7 +144,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         community=community,
         imagine=imagine,
         status=status,
-        play=PlayService(imagine, images),
+        play=PlayService(imagine, images, settings.play),
         inline=InlineService(async_redis, keys, imagine, settings.play),
         chat_settings=chat_settings,
         chat_rules=chat_rules,

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
 from common.config import BOT_METRICS_PORT, ENV, MetricsSettings, QueueSettings, RedisSettings
+from common.protocol import MAX_UPSCALE_STRENGTH, MIN_UPSCALE_STRENGTH
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 
@@ -247,6 +248,10 @@ class PlaySettings(BaseSettings):
     storage_chat_id: ChatList = ()
     # A user's inline query is drawn only after they stop typing for this long.
     inline_debounce_s: float = Field(default=0.6, ge=0.0, le=5.0)
+    # 🔍: how much the image-to-image step at 1024×1024 may change the enlarged picture (low:
+    # sharper but the same picture; high: more new detail, less of the original). Kept with
+    # each 2× photo, so its 📄 file stays the same pixels after a change.
+    upscale_strength: float = Field(default=0.3, ge=MIN_UPSCALE_STRENGTH, le=MAX_UPSCALE_STRENGTH)
 
     _split_storage = field_validator("storage_chat_id", mode="before")(_chat_list)
 

@@ -22,12 +22,14 @@ HELP: Final = (
     "/language — English or Russian\n"
     "/settings — this chat's settings (in groups, for its admins)\n"
     "/style — the style your prompts are drawn in (in groups, for its admins)\n"
+    "/upscale — as a reply to one of my photos: the same picture at 1024×1024\n"
     "/safety off|blur|block — what happens to pictures the safety check flags\n"
     "/license — licence of the images\n"
     "/help — this message\n\n"
     "Example: <code>/imagine a fox in the snow, watercolor</code>\n\n"
     "<b>Play</b>\n"
     "🔁 🎲 📄 under a photo: a new seed, four variations, or a lossless PNG file.\n"
+    "🔍 under a photo: the same picture at 1024×1024, with finer detail.\n"
     "<code>/imagine --seed 42 a red fox</code> makes the same picture every time.\n"
     "<code>--style anime</code> in a prompt draws it in a style: photo, anime, watercolor, "
     "oil, pixel, 3d, comic, neon.\n"
@@ -107,6 +109,11 @@ BAD_SEED: Final = "A seed is a whole number from 0 to {max_seed}, e.g. <code>--s
 BUTTON_REGENERATE: Final = "🔁 Regenerate"
 BUTTON_VARIATIONS: Final = "🎲 Variations"
 BUTTON_FILE: Final = "📄 File"
+BUTTON_UPSCALE: Final = "🔍 Upscale"
+UPSCALE_HOW: Final = (
+    "Reply /upscale to one of my photos (one with buttons under it) to get it at 1024×1024."
+)
+ALREADY_UPSCALED: Final = "This picture is already the 1024×1024 version."
 DRAWING: Final = "Drawing…"
 INPUT_TOO_LARGE: Final = "That picture is too large: please send one under {megabytes} MB."
 INPUT_TOO_MANY_PIXELS: Final = (

@@ -80,7 +80,7 @@ def test_same_seed_gives_the_same_picture_and_the_caption_shows_it(play: Stack) 
 def test_buttons_regenerate_file_and_variations(play: Stack) -> None:
     botapi = play.botapi
     photo = _photo(botapi, 3002, "/imagine --seed 7 a lighthouse")
-    assert list(_buttons(photo)) == ["🔁 Regenerate", "🎲 Variations", "📄 File"]
+    assert list(_buttons(photo)) == ["🔁 Regenerate", "🎲 Variations", "📄 File", "🔍 Upscale"]
     assert all(len(data.encode()) <= 64 for data in _buttons(photo).values())
     message_id = photo.result["message_id"]
 
@@ -190,3 +190,98 @@ def test_buttons_keep_working_after_the_bot_and_worker_restart(play: Stack) -> N
     _press(botapi, photo, "📄 File")
     document = _reply(botapi, "sendDocument", 3005, photo.result["message_id"])
     assert document.result["caption"].startswith("a kite\nseed 5\n")
+
+
+UPSCALED = "🔍 2× · 1024×1024"
+
+
+def _size(data: bytes) -> tuple[str | None, tuple[int, int]]:
+    image = Image.open(io.BytesIO(data))
+    return image.format, image.size
+
+
+def test_upscale_sends_the_same_picture_at_1024_under_the_same_limits(play: Stack) -> None:
+    botapi, chat = play.botapi, 3401
+    photo = _photo(botapi, chat, "/imagine --seed 5 a red fox --style anime")
+    message_id = photo.result["message_id"]
+    assert _press(botapi, photo, "🔍 Upscale").params["text"] == "Drawing…"
+    big = _reply(botapi, "sendPhoto", chat, message_id)
+    assert _size(big.file("photo")) == ("JPEG", (1024, 1024))
+    assert big.result["caption"].startswith(f"a red fox\n🎨 Anime\n{UPSCALED}\nseed 5\n")
+    assert "5-2x.jpg" in big.filenames.values()
+    # The 2× photo offers its file only; the small photo's buttons are unchanged.
+    assert list(_buttons(big)) == ["📄 File"]
+    # The same press again draws the same pixels.
+    start = len(botapi.calls)
+    _press(botapi, photo, "🔍 Upscale")
+    again = botapi.wait_for(
+        lambda c: c.method == "sendPhoto" and c.ok and c.chat_id == chat, 60, start=start
+    )
+    assert again.file("photo") == big.file("photo")
+    assert again.result["reply_to_message"]["message_id"] == message_id
+
+    # 📄 under the 2× photo: the same 2× picture as a lossless PNG.
+    _press(botapi, big, "📄 File")
+    document = _reply(botapi, "sendDocument", chat, big.result["message_id"])
+    assert _size(document.file("document")) == ("PNG", (1024, 1024))
+    assert document.result["document"]["file_name"] == "5-2x.png"
+    # The photo is that very PNG's pixels as JPEG (JPEG_QUALITY 95, Pillow): byte for byte.
+    reencoded = io.BytesIO()
+    Image.open(io.BytesIO(document.file("document"))).save(reencoded, "JPEG", quality=95)
+    assert reencoded.getvalue() == big.file("photo")
+
+    # USER_RATE is 4/minute and this user made four requests: the fifth 🔍 is refused, to
+    # them alone, and nothing is drawn.
+    refused = _press(botapi, photo, "🔍 Upscale")
+    assert refused.params["show_alert"] is True
+    assert refused.params["text"].startswith("You're going fast!")
+    assert len(botapi.sent(chat, "sendPhoto")) == 3
+
+
+def test_upscale_command_replies_to_the_photo_it_names(play: Stack) -> None:
+    botapi, chat = play.botapi, 3403
+    photo = _photo(botapi, chat, "/imagine --seed 5 a red fox --style anime")
+    message_id = photo.result["message_id"]
+    sent = botapi.push_message(chat, "/upscale", reply_to_message_id=message_id)
+    big = _reply(botapi, "sendPhoto", chat, message_id)
+    assert _size(big.file("photo")) == ("JPEG", (1024, 1024))
+    # The same prompt, seed and style as the press in another chat: the same pixels.
+    pressed = next(
+        c
+        for c in botapi.sent(3401, "sendPhoto")
+        if UPSCALED in c.result["caption"] and "seed 5" in c.result["caption"]
+    )
+    assert big.file("photo") == pressed.file("photo")
+    answers = [c.result.get("reply_to_message", {}) for c in botapi.sent(chat, "sendMessage")]
+    assert sent["message_id"] not in [reply.get("message_id") for reply in answers]
+
+    # On the 2× photo itself, and on anything but one of the bot's photos: a short answer.
+    twice = botapi.push_message(chat, "/upscale", reply_to_message_id=big.result["message_id"])
+    already = _reply(botapi, "sendMessage", chat, twice["message_id"])
+    assert already.result["text"] == "This picture is already the 1024×1024 version."
+    alone = botapi.push_message(chat, "/upscale", reply_to_message_id=sent["message_id"])
+    how = _reply(botapi, "sendMessage", chat, alone["message_id"])
+    assert how.result["text"].startswith("Reply /upscale to one of my photos")
+    assert len(botapi.sent(chat, "sendPhoto")) == 2
+
+
+def test_upscale_command_in_a_group_answers_the_member_who_asked(play: Stack) -> None:
+    botapi = play.botapi
+    kwargs: dict[str, Any] = {"chat_type": "supergroup", "chat_title": "Painters"}
+    photo = _photo(botapi, GROUP, "/imagine a tall ship", user_id=33, **kwargs)
+    message_id = photo.result["message_id"]
+    botapi.push_message(GROUP, "/upscale", user_id=34, reply_to_message_id=message_id, **kwargs)
+    big = _reply(botapi, "sendPhoto", GROUP, message_id)
+    assert _size(big.file("photo")) == ("JPEG", (1024, 1024))
+    # The 2× of a 2× is refused to the member alone, not to the whole group.
+    botapi.push_message(
+        GROUP, "/upscale", user_id=34, reply_to_message_id=big.result["message_id"], **kwargs
+    )
+    already = "This picture is already the 1024×1024 version."
+    botapi.wait_until(lambda: already in [m["text"] for m in botapi.ephemeral_for(GROUP, 34)], 30)
+    public = [
+        c.params["text"]
+        for c in botapi.sent(GROUP, "sendMessage")
+        if "ephemeral_message_parameters" not in c.params
+    ]
+    assert already not in public

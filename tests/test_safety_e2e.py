@@ -162,3 +162,30 @@ def test_an_edited_prompt_is_redrawn_under_the_policy(flagged: Stack) -> None:
     # The held-back picture did not replace the photo: it still shows the last one let through.
     shown = botapi.message(chat, photo.result["message_id"])
     assert shown is not None and shown["caption"].startswith("a blue fox")
+
+
+def test_an_upscale_is_screened_like_any_picture(flagged: Stack) -> None:
+    botapi, chat = flagged.botapi, 7106
+    photo = _say(botapi, chat, "a red fox", "sendPhoto")
+    message_id = photo.result["message_id"]
+    buttons = {
+        b["text"]: b["callback_data"]
+        for row in photo.result["reply_markup"]["inline_keyboard"]
+        for b in row
+    }
+    # A private chat's default, blur: the 2× comes under a spoiler too.
+    botapi.push_callback_query(chat, message_id, buttons[texts.BUTTON_UPSCALE])
+    big = botapi.wait_for_reply(chat, message_id, "sendPhoto")
+    assert "🔍 2×" in big.result["caption"]
+    assert big.result["has_media_spoiler"] is True
+    # Under block it is held back, and the requester is told.
+    assert _say(botapi, chat, "/safety block").result["text"].endswith("is now block.")
+    start = len(botapi.calls)
+    botapi.push_message(chat, "/upscale", reply_to_message_id=message_id)
+    held = botapi.wait_for(
+        lambda c: c.method == "sendMessage" and c.ok and c.result["text"] == texts.SAFETY_HELD,
+        timeout=60,
+        start=start,
+    )
+    assert held.result["reply_to_message"]["message_id"] == message_id
+    assert len(botapi.sent(chat, "sendPhoto")) == 2

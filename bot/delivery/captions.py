@@ -38,16 +38,24 @@ def _shorten(text: str, budget: int) -> str:
 
 DRAWN: Final = "\n→ "
 STYLE: Final = "🎨 "
+# The mark of a 2× picture (🔍), the same in every language.
+UPSCALED: Final = "🔍 2× · 1024×1024"
 
 
 def build_caption(
-    prompt: str, seed: int, footer: str = "", drawn: str = "", style: str = ""
+    prompt: str,
+    seed: int,
+    footer: str = "",
+    drawn: str = "",
+    style: str = "",
+    upscaled: bool = False,
 ) -> str:
     """Return an HTML caption whose visible text fits Telegram's 1024-unit limit: the prompt
     as typed, then (when it was translated) the English text that was drawn on a line of
-    its own, at most half of the room, then the style (if any), the seed and the footer."""
-    shown_style = f"\n{STYLE}{style}" if style else ""
-    tail = f"{shown_style}\nseed {seed}" + (f"\n{footer}" if footer else "")
+    its own, at most half of the room, then the style (if any), the 2× mark (if it is the
+    upscaled version), the seed and the footer."""
+    marks = (f"\n{STYLE}{style}" if style else "") + (f"\n{UPSCALED}" if upscaled else "")
+    tail = f"{marks}\nseed {seed}" + (f"\n{footer}" if footer else "")
     budget = CAPTION_LIMIT - utf16_len(tail)
     drawn_line = ""
     if drawn:
@@ -55,7 +63,7 @@ def build_caption(
         drawn_line = DRAWN + _shorten(drawn, room - utf16_len(DRAWN))
         budget -= utf16_len(drawn_line)
     visible_prompt = _shorten(prompt, budget)
-    html_tail = f"{escape(shown_style, quote=False)}\nseed <code>{seed}</code>" + (
+    html_tail = f"{escape(marks, quote=False)}\nseed <code>{seed}</code>" + (
         f"\n{escape(footer, quote=False)}" if footer else ""
     )
     return (
@@ -72,7 +80,8 @@ class Wording:
 
     def caption(self, context: JobContext, seed: int, drawn: str = "") -> str:
         style = context.style.name(context.locale) if context.style is not None else ""
-        return build_caption(context.prompt, seed, self._footer, drawn, style)
+        upscaled = bool(context.upscale)
+        return build_caption(context.prompt, seed, self._footer, drawn, style, upscaled)
 
     def text(self, text_id: str, locale: str) -> str:
         return self._i18n.gettext(text_id, locale=locale)

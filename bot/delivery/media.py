@@ -70,7 +70,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
     if context.action == "file":
         return await bot.send_document(
             out.chat_id,
-            BufferedInputFile(first.data, filename=f"{first.seed}.png"),
+            BufferedInputFile(first.data, filename=f"{first.seed}{_size(context)}.png"),
             caption=caption,
             reply_parameters=out.reply,
             message_thread_id=out.thread_id,
@@ -94,16 +94,22 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
         )
         return None
     # Only a photo job's own picture has the record its buttons need.
-    keyboard = image_keyboard(context.job_id, wording.translator(context.locale))
+    translate = wording.translator(context.locale)
+    keyboard = image_keyboard(context.job_id, translate, upscaled=bool(context.upscale))
     return await bot.send_photo(
         out.chat_id,
-        BufferedInputFile(first.data, filename=f"{first.seed}.jpg"),
+        BufferedInputFile(first.data, filename=f"{first.seed}{_size(context)}.jpg"),
         caption=caption,
         reply_parameters=out.reply,
         message_thread_id=out.thread_id,
         reply_markup=keyboard if context.action == "photo" else None,
         has_spoiler=first.spoiler or None,
     )
+
+
+def _size(context: JobContext) -> str:
+    """The file name's mark of a 2× picture, so a saved 2× and its 512 keep apart."""
+    return "-2x" if context.upscale else ""
 
 
 async def _held(bot: Bot, out: Outgoing, wording: Wording) -> None:

@@ -26,6 +26,7 @@ Kind = Literal[
     "text_only",
     "caption",
     "admins_only",
+    "upscale",
 ]
 
 

@@ -50,6 +50,8 @@ class Ask:
     # The style a photo's button keeps (with `keep_style`, None too); `--style` still wins.
     style: Style | None = None
     keep_style: bool = False
+    # The 2× version of the picture the other fields make, at this refinement strength.
+    upscale: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,7 @@ class ImagineService:
             source=source,
             inline_query_id=ask.inline_query_id,
             style=admitted.style,
+            upscale=ask.upscale,
         )
         try:
             fresh = await self._jobs.submit(context)

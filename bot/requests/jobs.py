@@ -57,11 +57,13 @@ class JobContext(BaseModel):
     # The style preset the prompt is drawn through (kept whole: the photo's buttons and
     # caption keep it even if STYLES_FILE changes later).
     style: Style | None = None
+    # The 2× version (🔍) at this refinement strength; 0: the picture at its own size.
+    upscale: float = 0.0
 
     @property
     def editable(self) -> bool:
         """A single photo answering the user's own message: their edits replace it in place."""
-        return self.origin.editable and self.action == "photo"
+        return self.origin.editable and self.action == "photo" and not self.upscale
 
     @property
     def seed(self) -> int:
@@ -84,6 +86,7 @@ class JobContext(BaseModel):
                 format="png" if self.action == "file" else "jpeg",
                 source=self.source,
                 translate=self.translate,
+                upscale=self.upscale,
             )
             for seed in self.seeds
         ]
@@ -100,6 +103,8 @@ class ImageRecord(BaseModel):
     # The chat the photo was sent to: its buttons work there only (0: none, they never do).
     chat_id: int = 0
     style: Style | None = None
+    # A 2× photo's refinement strength (its 📄 file is the same 2× picture); 0 for others.
+    upscale: float = 0.0
 
 
 def new_seed() -> int:
@@ -180,7 +185,7 @@ class JobQueue:
         """Queue the job and its records on `pipe`, one MULTI: all of it lands or none."""
         requests = context.requests()
         # A lone text-to-image photo takes the micro-batched fast path; the rest run on their own.
-        plain = context.action == "photo" and not context.source
+        plain = context.action == "photo" and not context.source and not context.upscale
         kwargs: dict[str, Any]
         if plain:
             function, kwargs = JOB_FUNCTION, {"request": requests[0].model_dump()}
@@ -211,6 +216,7 @@ class JobQueue:
                 source=context.source,
                 chat_id=context.chat_id,
                 style=context.style,
+                upscale=context.upscale,
             )
             pipe.set(
                 self._keys.image_record(context.job_id),
