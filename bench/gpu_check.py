@@ -14,6 +14,8 @@ a section that fails or a session that ends early keeps the others' figures:
     layout     channels_last and fused QKV on and off, eager, batch 4
     i2i        image-to-image with graphs, batch 1 and 4
     overlap    batches back to back, Pillow JPEGs encoded after each or during the next
+    upscale    🔍 2× at batch 1: the 512 picture, Lanczos, the eager 1024 step, the whole
+               call, its peak memory, and the 512 graphs' pixels before and after
     profile    the VAE decode's top CUDA kernels at batch 1
     tiny       the tiny decoder: batch 1 p50 and images/s at 32
     targets    the issue's targets judged from the figures above
@@ -42,6 +44,7 @@ from PIL import Image
 
 from bench.checks import TARGETS
 from bench.report import machine, median, table
+from bench.upscale import measure as measure_upscale
 from common.protocol import IMAGE_SIZE, GenerationRequest
 from testing.synthetic import build_pipeline, build_tiny_decoder
 from worker.config import SpeedSettings
@@ -333,6 +336,19 @@ def overlap(check: Check) -> dict[str, Any]:
     return out
 
 
+def upscale(check: Check) -> dict[str, Any]:
+    """The 2× path on the default engine (graphs on for the 512 picture, the 1024 step eager)."""
+    eng = check.engine or check.engine_with(max_batch=check.args.max_batch)[0]
+    if check.cuda:
+        torch.cuda.reset_peak_memory_stats(check.device)
+    eng.upscale([GenerationRequest(prompt="warm", seed=1, upscale=0.3)])  # cuDNN picks, once
+    out = measure_upscale(eng, check.args.iters)
+    if check.cuda:
+        out["peak_gib"] = round(torch.cuda.max_memory_allocated(check.device) / GIB, 2)
+    out["graphs"] = eng.graphs is not None
+    return out
+
+
 def tiny(check: Check) -> dict[str, Any]:
     check.release()
     decoder = build_tiny_decoder(check.args.preset, dtype=check.dtype, device=check.device)
@@ -366,6 +382,8 @@ def judged(results: dict[str, Any]) -> dict[str, Any]:
         out["tiny_batch_1_ms"] = [small["batch_1_p50_ms"], f"<= {tiny_ms}"]
     if tiny_rates:
         out["tiny_img_s"] = [max(tiny_rates), f">= {tiny_rate}"]
+    if "call" in (up := results.get("upscale", {})):
+        out["upscale_engine_ms"] = [up["call"], "< 300"]
     if "ready_s" in eng:
         out["ready_s"] = [eng["ready_s"], "<= 20 (weights cached; here: built, not loaded)"]
     return out
@@ -380,6 +398,7 @@ SECTIONS: dict[str, Callable[[Check], dict[str, Any]]] = {
     "vae": vae,
     "i2i": image_to_image,
     "overlap": overlap,
+    "upscale": upscale,
     "profile": profile,
     "layout": layout,
     "tiny": tiny,

@@ -19,6 +19,19 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 TOKEN: Final = "123456:TEST-token-never-logged"
 
 
+def bot_refusing_to_start(cwd: Path, settings: dict[str, str]) -> str:
+    """Run `python -m bot` with only `settings` in its environment (no .env in `cwd`), expect
+    it to stop at once with exit status 2 and no traceback, and return its one stderr line."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **settings}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if line.strip()]
+    return line
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

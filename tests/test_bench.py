@@ -88,7 +88,22 @@ def test_gpu_check_runs_every_section_and_keeps_going_past_a_failing_one(
     assert results["overlap"]["overlapped_img_s"] > 0 and results["overlap"]["batches"] == 6
     assert results["engine"]["graphs"] is False and results["engine"]["max_batch"] == 2
     assert results["targets"]["full_batch_1_ms"][0] == results["engine"]["batch_1_new_p50_ms"]
+    assert results["upscale"]["512_unchanged"] is True and results["upscale"]["refine"] > 0
+    assert results["targets"]["upscale_engine_ms"] == [results["upscale"]["call"], "< 300"]
     assert "| engine | batch_1_new_p50_ms |" in (tmp_path / "gpu_check.md").read_text()
+
+
+def test_upscale_bench_splits_the_engine_time_into_its_stages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import upscale
+
+    upscale.main(["--preset", "tiny", "--iters", "1", "--warm", "0", "--no-append"])
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
+    cells = row.strip("| ").split(" | ")
+    photo, lanczos, refine, total = (float(cell) for cell in cells[1:5])
+    assert min(photo, lanczos, refine) > 0 and total == pytest.approx(photo + lanczos + refine)
+    assert float(cells[5]) > 0 and cells[7] == "yes"
 
 
 def test_translate_bench_times_new_and_cached_batches(capsys: pytest.CaptureFixture[str]) -> None:

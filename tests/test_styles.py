@@ -3,8 +3,6 @@ buttons that keep a style, STYLES_FILE and its errors."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,11 +15,11 @@ from bot.play.buttons import ImageButton
 from bot.requests.prompts import split_style
 from bot.shared.origin import Origin
 from bot.shared.styles import BUILT_IN, StylesFileError, load_styles
+from testing.support import bot_refusing_to_start
 
 if TYPE_CHECKING:
     from tests.conftest import MakeApp
 
-ROOT = Path(__file__).resolve().parents[1]
 ANIME = next(s for s in BUILT_IN if s.key == "anime")
 
 
@@ -168,24 +166,9 @@ def test_a_bot_with_a_bad_styles_file_stops_with_one_line(tmp_path: Path) -> Non
     bad = _write(
         tmp_path, "styles:\n  - key: Bad Key\n    en: x\n    ru: y\n    template: '{prompt}'\n"
     )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
-        "BOT_TOKEN": "123456:TEST-token-for-a-styles-file",
-        "STYLES_FILE": bad,
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "bot"],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 2
-    (line,) = [line for line in out.stderr.splitlines() if line.strip()]
+    settings = {"BOT_TOKEN": "123456:TEST-token-for-a-styles-file", "STYLES_FILE": bad}
+    line = bot_refusing_to_start(tmp_path, settings)
     assert f"STYLES_FILE {bad} line 2: key 'Bad Key' must be lowercase" in line
-    assert "Traceback" not in out.stderr
 
 
 def _style_buttons(app_botapi: object, chat: int, user: int) -> dict[str, str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from testing.faults import photos, received
-from testing.support import ROOT, TOKEN, Process, free_port
+from testing.support import TOKEN, Process, bot_refusing_to_start, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -123,16 +121,5 @@ def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -
 
 
 def test_a_webhook_url_without_a_secret_is_a_clear_error(tmp_path: Path) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(ROOT),
-        "BOT_TOKEN": TOKEN,
-        "WEBHOOK_URL": PUBLIC_URL,
-    }
-    out = subprocess.run(
-        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
-    assert out.returncode == 2
-    assert "invalid or missing settings: WEBHOOK_SECRET" in out.stderr
-    assert "Traceback" not in out.stderr
+    line = bot_refusing_to_start(tmp_path, {"BOT_TOKEN": TOKEN, "WEBHOOK_URL": PUBLIC_URL})
+    assert "invalid or missing settings: WEBHOOK_SECRET" in line
