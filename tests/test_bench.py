@@ -114,3 +114,22 @@ def test_translate_bench_times_new_and_cached_batches(capsys: pytest.CaptureFixt
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     # Header, separator, then one row per batch size with its Cyrillic runs (two a prompt).
     assert [row.split(" | ")[:2] for row in rows[2:]] == [["| 1", "2"], ["| 4", "8"]]
+
+
+def test_system_bench_measures_new_users_and_ends_at_a_refusal(tmp_path: Path) -> None:
+    from bench import system
+
+    blocked = tmp_path / "blocked.txt"
+    blocked.write_text("forbidden\n")
+    stack = system.System(tmp_path, 2, bot_env={"BLOCKLIST_FILE": str(blocked)})
+    try:
+        parts, paced = system.scenario(stack, "t", 2, 2)
+        # Four samples from four users: none held back by a user's rate or a chat's pacing.
+        assert len(parts["overhead"]) == 4 and min(parts["ingest"]) > 0
+        assert paced.sends >= 4 and paced.waited == 0
+        sample = stack.push("a forbidden fox")
+        # The refusal ends the wait at once, with the bot's answer, not a timeout.
+        with pytest.raises(system.Refused, match="forbidden fox"):
+            stack.photo(sample, timeout=60)
+    finally:
+        stack.close()

@@ -183,3 +183,19 @@ def test_text_encoders_that_cannot_be_captured_run_eagerly_and_the_step_keeps_it
         "RuntimeError('operation not permitted when stream is capturing')"
     ]
     _same_picture(engine.pixels(REQUESTS), reference.pixels(REQUESTS))
+
+
+def test_an_upscale_runs_beside_the_graphs_and_leaves_them_as_they_were(
+    tiny_model: Path, reference: Engine
+) -> None:
+    engine, graphs = _engine(tiny_model, ReplayedOnCpu)
+    engine.warm_up()
+    names = sorted(graphs._graphs)  # type: ignore[attr-defined]
+    before = engine.pixels(REQUESTS)
+    used = _graphs_used(graphs)
+    request = REQUESTS[0].model_copy(update={"upscale": 0.3})
+    _same_picture(engine.upscale([request]), reference.upscale([request]))
+    # Its 512 picture replayed the graph of one; the 1024 step captured nothing of its own.
+    assert _graphs_used(graphs) == used + 1
+    assert sorted(graphs._graphs) == names and graphs.sizes("text") == [1, 2, 4]  # type: ignore[attr-defined]
+    assert torch.equal(engine.pixels(REQUESTS), before)
