@@ -63,8 +63,11 @@ class Refused(RuntimeError):
     """The bot answered a sample with words instead of a photo: the run measures nothing."""
 
 
-# The bot's own histogram of how long each send waited for its turn (`bot.metrics`).
+# The bot's own histograms (`bot.metrics`): how long each send waited for its turn, and its
+# time per request in each stage of the path.
 PACE_WAIT = "imagine_bot_send_pace_wait_seconds"
+STAGE = "imagine_bot_stage_seconds"
+STAGES = ("inbox", "handler", "results", "send")
 
 
 @dataclass(frozen=True)
@@ -124,19 +127,17 @@ class System(BenchStack):
             raise Refused(f"the bot answered {sample.prompt!r} with {call.result.get('text')!r}")
         return call
 
-    def paced(self) -> Paced:
-        """The bot's pacing histogram now, from its metrics endpoint."""
+    def scrape(self) -> dict[str, float]:
+        """The bot's histogram samples of pacing and stages now, from its metrics endpoint."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
         values: dict[str, float] = {}
         for line in text.splitlines():
-            if line.startswith(PACE_WAIT):
+            if line.startswith((PACE_WAIT, STAGE)):
                 name, _, value = line.rpartition(" ")
                 values[name] = float(value)
-        sends = values.get(f"{PACE_WAIT}_count", 0.0)
-        quick = values.get(f'{PACE_WAIT}_bucket{{le="0.05"}}', 0.0)
-        return Paced(sends, values.get(f"{PACE_WAIT}_sum", 0.0), sends - quick)
+        return values
 
     def jobs_by_prompt(self) -> dict[str, Job]:
         client = redis.Redis.from_url(self.redis.url)
@@ -148,6 +149,25 @@ class System(BenchStack):
             job = Job.fetch(name.split(":")[2], connection=client, serializer=JSONSerializer)
             found[job.kwargs["request"]["prompt"]] = job
         return found
+
+
+def paced(values: dict[str, float]) -> Paced:
+    sends = values.get(f"{PACE_WAIT}_count", 0.0)
+    quick = values.get(f'{PACE_WAIT}_bucket{{le="0.05"}}', 0.0)
+    return Paced(sends, values.get(f"{PACE_WAIT}_sum", 0.0), sends - quick)
+
+
+def stage_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean milliseconds per observation of each bot stage between two scrapes."""
+    out: dict[str, float] = {}
+    for stage in STAGES:
+        count, total = (
+            after.get(f'{STAGE}_{part}{{stage="{stage}"}}', 0.0)
+            - before.get(f'{STAGE}_{part}{{stage="{stage}"}}', 0.0)
+            for part in ("count", "sum")
+        )
+        out[stage] = total * 1000 / count if count else 0.0
+    return out
 
 
 def split(system: System, samples: list[Sample]) -> dict[str, list[float]]:
@@ -176,19 +196,26 @@ def split(system: System, samples: list[Sample]) -> dict[str, list[float]]:
     return parts
 
 
-def scenario(
-    system: System, name: str, users: int, rounds: int
-) -> tuple[dict[str, list[float]], Paced]:
-    """`users` new users each send one prompt at the same moment, `rounds` times; the
-    stages per sample and what the pacer made sends wait meanwhile."""
+@dataclass
+class Run:
+    """One scenario: the stages per sample, the pacer's waits, the bot's mean stage times."""
+
+    parts: dict[str, list[float]]
+    paced: Paced
+    bot: dict[str, float]
+
+
+def scenario(system: System, name: str, users: int, rounds: int) -> Run:
+    """`users` new users each send one prompt at the same moment, `rounds` times."""
     samples: list[Sample] = []
-    before = system.paced()
+    before = system.scrape()
     for round_ in range(rounds):
         batch = [system.push(f"bench {name} r{round_} c{user}") for user in range(users)]
         for sample in batch:
             system.photo(sample)
         samples += batch
-    return split(system, samples), system.paced() - before
+    after = system.scrape()
+    return Run(split(system, samples), paced(after) - paced(before), stage_means(before, after))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,17 +231,21 @@ def main(argv: list[str] | None = None) -> None:
         try:
             scenario(system, "warm-up", 1, 3)  # the bot's and the worker's first calls
             for users in args.users:
-                parts, paced = scenario(system, f"u{users}", users, max(1, args.requests // users))
+                run = scenario(system, f"u{users}", users, max(1, args.requests // users))
+                parts, waits = run.parts, run.paced
                 for name, values in parts.items():
                     p50, p99 = percentile(values, 50), percentile(values, 99)
                     if name == "batch size":
                         rows.append([users, name, f"{p50:.0f}", f"{p99:.0f}"])
                     else:
                         rows.append([users, name, f"{p50:.1f}", f"{p99:.1f}"])
-                mean = paced.seconds * 1000 / paced.sends if paced.sends else 0.0
-                waited = f"{paced.waited:.0f} of {paced.sends:.0f} sends waited > 50 ms"
+                mean = waits.seconds * 1000 / waits.sends if waits.sends else 0.0
+                waited = f"{waits.waited:.0f} of {waits.sends:.0f} sends waited > 50 ms"
                 rows.append([users, "pacing (mean wait per send)", f"{mean:.1f}", waited])
-                print(table(["users", "stage", "p50 ms", "p99 ms"], rows[-len(parts) - 1 :]))
+                for stage, ms in run.bot.items():
+                    rows.append([users, f"bot: {stage} (mean)", f"{ms:.1f}", ""])
+                shown = len(parts) + 1 + len(run.bot)
+                print(table(["users", "stage", "p50 ms", "p99 ms"], rows[-shown:]))
         finally:
             system.close()
     body = (
@@ -236,8 +267,10 @@ behind other users' images, which grows with load on one worker. `batch size` is
 jobs in the engine call that made each image. Every sample is a new user in a chat of its own,
 so no user rate, in-flight slot or per-chat pacing is in the figures; `pacing` is the mean time
 a send waited for its turn under the limit on all chats together (the bot's
-`send_pace_wait_seconds`), which delivery includes. Bot, worker, Redis and the Bot API server
-share this machine's cores with the generation itself.
+`send_pace_wait_seconds`), which delivery includes. The `bot:` rows are the bot's own
+`stage_seconds` means (ingest = Telegram's getUpdates + inbox + handler; delivery = the
+worker's publishing + results + send). Bot, worker, Redis and the Bot API server share this
+machine's cores with the generation itself.
 """
 
 if __name__ == "__main__":

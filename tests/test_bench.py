@@ -123,10 +123,11 @@ def test_system_bench_measures_new_users_and_ends_at_a_refusal(tmp_path: Path) -
     blocked.write_text("forbidden\n")
     stack = system.System(tmp_path, 2, bot_env={"BLOCKLIST_FILE": str(blocked)})
     try:
-        parts, paced = system.scenario(stack, "t", 2, 2)
+        run = system.scenario(stack, "t", 2, 2)
         # Four samples from four users: none held back by a user's rate or a chat's pacing.
-        assert len(parts["overhead"]) == 4 and min(parts["ingest"]) > 0
-        assert paced.sends >= 4 and paced.waited == 0
+        assert len(run.parts["overhead"]) == 4 and min(run.parts["ingest"]) > 0
+        assert run.paced.sends >= 4 and run.paced.waited == 0
+        assert list(run.bot) == list(system.STAGES) and min(run.bot.values()) > 0
         sample = stack.push("a forbidden fox")
         # The refusal ends the wait at once, with the bot's answer, not a timeout.
         with pytest.raises(system.Refused, match="forbidden fox"):

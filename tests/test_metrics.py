@@ -96,6 +96,16 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
     ]:
         assert value(after, name, **labels) - value(bot, name, **labels) == 1, (name, labels)
     assert value(after, "imagine_bot_failures_total", kind="send_deferred") == 0
+    # The bot's stages: both updates recorded and handled, one result, one send that went
+    # through (the 502 before it is no send).
+    stages = ("inbox", "handler", "results", "send")
+    counts = [
+        value(after, "imagine_bot_stage_seconds_count", stage=stage)
+        - value(bot, "imagine_bot_stage_seconds_count", stage=stage)
+        for stage in stages
+    ]
+    assert counts == [2, 2, 1, 1]
+    assert all(value(after, "imagine_bot_stage_seconds_sum", stage=stage) > 0 for stage in stages)
     assert value(after, "imagine_bot_queue_depth") == 0
     assert value(after, "imagine_bot_redis_memory_bytes", kind="used") > 0
     assert ("imagine_bot_redis_memory_bytes", frozenset({("kind", "max")})) in after

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Final
 
 from aiogram.exceptions import (
@@ -35,7 +36,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import ReplyParameters
 
-from bot import texts
+from bot import metrics, texts
 from bot.delivery.inline_sending import send_inline
 from bot.delivery.media import Outgoing, edit_media, send_media
 from bot.delivery.screening import screen
@@ -182,7 +183,9 @@ class ResultSender:
             await edit_media(self._bot, out, in_place, self._wording)
             return in_place.message_id
         elif as_photo:
+            started = time.perf_counter()
             sent = await send_media(self._bot, out, self._wording)
+            metrics.STAGE.labels("send").observe(time.perf_counter() - started)
             return sent.message_id if sent is not None else 0
         else:
             code = result.error if result.status == "error" else "failed"

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from aiogram.types import Update
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from bot import metrics
 from bot.intake.inbox import READ_COUNT
 from bot.shared.running import Running, honour_cancellation
 from common.config import REDIS_RETRY_MAX_S
@@ -141,7 +143,11 @@ class Intake:
             elif not update:
                 log.warning("update entry %s has no update; dropped", name)
             else:
+                if not again:  # a retry's wait since its record is a crash's, not the path's
+                    metrics.STAGE.labels("inbox").observe(metrics.since_entry(entry_id))
+                started = time.perf_counter()
                 await self._feed(update)
+                metrics.STAGE.labels("handler").observe(time.perf_counter() - started)
         except ValidationError as exc:
             log.error("update entry %s is not a Telegram update (%s); dropped", name, exc)
         except RedisError as exc:
