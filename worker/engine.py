@@ -81,10 +81,10 @@ class Engine:
             self.vae.decoder = compiled(self.vae.decoder, self.speed.compile)
             pipe.vae.encoder = compiled(pipe.vae.encoder, self.speed.compile)
         self.step = OneStep(unet, self.vae, pipe.vae, text_to_image_step(pipe.scheduler))
+        # One image-to-image step per strength, for the 512 path and the 2× refinement alike.
         self._image_steps: dict[float, Step] = {}
         # 🔍: the uncompiled UNet and the full VAE both ways, run eagerly at twice the size.
         self.upscaler = OneStep(pipe.unet, pipe.vae, pipe.vae, self.step.text_step)
-        self._upscale_steps: dict[float, Step] = {}
         # Set by the worker when TRANSLATE_MODEL_ID names a model.
         self.translator: Translator | None = None
         # `auto` from the memory the loaded models left free.
@@ -154,10 +154,7 @@ class Engine:
 
     def _refined(self, request: GenerationRequest, image: Image.Image) -> torch.Tensor:
         """One image-to-image step over an enlarged picture, batch 1, eagerly."""
-        step = self._upscale_steps.get(request.upscale)
-        if step is None:
-            step = image_to_image_step(self.pipe.scheduler, request.upscale)
-            self._upscale_steps[request.upscale] = step
+        step = self._image_step(request.upscale)
         embeds, pooled = self.text.encode([request.prompt])
         scale, channels = self.upscaler.vae_scale, self.pipe.unet.config.in_channels
         width, height = request.output_size
@@ -259,15 +256,18 @@ class Engine:
             return out
         return self.encoders(*ids)
 
+    def _image_step(self, strength: float) -> Step:
+        step = self._image_steps.get(strength)
+        if step is None:
+            step = self._image_steps[strength] = image_to_image_step(self.pipe.scheduler, strength)
+        return step
+
     def _function(
         self, request: GenerationRequest, from_image: bool
     ) -> tuple[str, Callable[..., torch.Tensor]]:
         if not from_image:
             return "text", self.step.text_to_image
-        step = self._image_steps.get(request.strength)
-        if step is None:
-            step = image_to_image_step(self.pipe.scheduler, request.strength)
-            self._image_steps[request.strength] = step
+        step = self._image_step(request.strength)
         return f"image@{step.timestep}", self.step.image_to_image(step)
 
     def _inputs(
