@@ -50,15 +50,13 @@ def split_seed(raw: str | None, max_seed: int) -> tuple[str | None, int | None]:
 
     The last seed option wins; all of them are removed from the prompt.
     """
-    if not raw:
+    raw, found = _last_option(_SEED, raw)
+    if found is None:
         return raw, None
-    found = _SEED.findall(raw)
-    if not found:
-        return raw, None
-    seed = int(found[-1])
+    seed = int(found)
     if seed > max_seed:
         raise SeedError(str(seed))
-    return _SEED.sub(" ", raw), seed
+    return raw, seed
 
 
 # `--style anime`, `--style=anime`, `style:anime`, `--стиль аниме` or `стиль:аниме`, anywhere
@@ -73,9 +71,14 @@ def split_style(raw: str | None) -> tuple[str | None, str | None]:
 
     The last style option wins; all of them are removed from the prompt.
     """
+    return _last_option(_STYLE, raw)
+
+
+def _last_option(option: re.Pattern[str], raw: str | None) -> tuple[str | None, str | None]:
+    """The prompt without any match of `option`, and the value of its last match (or None)."""
     if not raw:
         return raw, None
-    found = _STYLE.findall(raw)
+    found = option.findall(raw)
     if not found:
         return raw, None
-    return _STYLE.sub(" ", raw), str(found[-1])
+    return option.sub(" ", raw), str(found[-1])
