@@ -22,12 +22,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.report import append, percentile, table
-from bench.stack import BenchStack
+from bench.stack import BenchStack, scrape
 from testing.faults import photos, received, wait_settled
 from testing.support import free_port
 from testing.synthetic import save_pipeline
@@ -78,15 +77,8 @@ class Load(BenchStack):
         return self.wait_photo(chat_id, message_id, timeout)
 
     def slots_busy(self) -> dict[str, float]:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
-        busy: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("imagine_bot_slots_busy{"):
-                labels, value = line.rsplit(" ", 1)
-                busy[labels.split('loop="')[1].split('"')[0]] = float(value)
-        return busy
+        samples = scrape(self.metrics_port, "imagine_bot_slots_busy{")
+        return {name.split('loop="')[1].split('"')[0]: value for name, value in samples.items()}
 
 
 def run(load: Load, latency_s: float, users: int, flood: int, base: int) -> list[object]:

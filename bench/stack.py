@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from typing import TYPE_CHECKING
 
 from testing.botapi import FakeBotAPI
@@ -12,6 +13,19 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from testing.botapi import Call
+
+
+def scrape(port: int, *prefixes: str) -> dict[str, float]:
+    """The samples whose names start with one of `prefixes` on a process's metrics endpoint,
+    by their exposition name, labels included (`name{label="v"}`)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(prefixes):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
 
 
 class BenchStack:

@@ -26,7 +26,6 @@ import datetime as dt
 import itertools
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +35,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bench.report import append, percentile, table
-from bench.stack import BenchStack
+from bench.stack import BenchStack, scrape
 from testing.safety_models import save_classifier
 from testing.support import free_port
 from testing.synthetic import save_pipeline
@@ -128,16 +127,8 @@ class System(BenchStack):
         return call
 
     def scrape(self) -> dict[str, float]:
-        """The bot's histogram samples of pacing and stages now, from its metrics endpoint."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-        values: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith((PACE_WAIT, STAGE)):
-                name, _, value = line.rpartition(" ")
-                values[name] = float(value)
-        return values
+        """The bot's histogram samples of pacing and stages now."""
+        return scrape(self.metrics_port, PACE_WAIT, STAGE)
 
     def jobs_by_prompt(self) -> dict[str, Job]:
         client = redis.Redis.from_url(self.redis.url)
