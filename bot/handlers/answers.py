@@ -16,7 +16,9 @@ from bot.requests.admission import Refused
 if TYPE_CHECKING:
     from aiogram.types import Message
 
+    from bot.community.chat_rules import ChatRules
     from bot.requests.imagine import Queued
+    from bot.shared.origin import Origin
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +37,13 @@ async def answer(message: Message, outcome: Queued | Refused) -> None:
         except TelegramAPIError as exc:
             # The picture is on its way; an apology for a lost notice would only confuse.
             log.warning("licence notice for chat %s not sent: %s", message.chat.id, exc)
+
+
+async def may_configure(message: Message, origin: Origin, chat_rules: ChatRules) -> bool:
+    """Whether the sender may change the chat's settings (its admins, in a group); anyone
+    else is told so, once an interval in the chat."""
+    if await chat_rules.admins.is_admin(origin):
+        return True
+    if await chat_rules.replies.first(origin.chat_id, "admins_only"):
+        await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
+    return False

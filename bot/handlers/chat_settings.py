@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot import texts
 from bot.community.chat_settings import POLICIES
 from bot.community.settings_panel import Panel, SettingsButton
+from bot.handlers.answers import may_configure
 from bot.outbound.aside import edit_in_place
 
 if TYPE_CHECKING:
@@ -42,9 +43,7 @@ async def migrated(message: Message, chat_rules: ChatRules) -> None:
 @router.message(Command("settings"))
 async def settings_command(message: Message, origin: Origin, chat_rules: ChatRules) -> None:
     """Show the panel to whoever may change the chat's settings."""
-    if not await chat_rules.admins.is_admin(origin):
-        if await chat_rules.replies.first(origin.chat_id, "admins_only"):
-            await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
+    if not await may_configure(message, origin, chat_rules):
         return
     settings = await chat_rules.store.get(origin.chat_id)
     panel = _panel(chat_rules, origin, settings)

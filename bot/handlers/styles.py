@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import texts
 from bot.community.style_panel import StyleButton, StylePanel
+from bot.handlers.answers import may_configure
 from bot.outbound.aside import edit_in_place
 
 if TYPE_CHECKING:
@@ -23,9 +24,7 @@ router = Router(name=__name__)
 @router.message(Command("style"))
 async def style_command(message: Message, origin: Origin, chat_rules: ChatRules) -> None:
     """Show the style panel to whoever may choose the chat's style."""
-    if not await chat_rules.admins.is_admin(origin):
-        if await chat_rules.replies.first(origin.chat_id, "admins_only"):
-            await message.reply(_(texts.SETTINGS_ADMINS_ONLY))
+    if not await may_configure(message, origin, chat_rules):
         return
     settings = await chat_rules.store.get(origin.chat_id)
     panel = StylePanel(chat_rules.store, origin.group, origin.locale)
