@@ -115,6 +115,12 @@ STAGE = Histogram(
 )  # fmt: skip
 
 
+# Bound once: the prompt-to-photo path observes them, and a label lookup per call is waste.
+STAGE_INBOX, STAGE_HANDLER, STAGE_RESULTS, STAGE_SEND = (
+    STAGE.labels(stage) for stage in ("inbox", "handler", "results", "send")
+)
+
+
 def since_entry(entry_id: bytes) -> float:
     """Seconds since a stream entry was added, from its id's milliseconds (never below 0)."""
     try:

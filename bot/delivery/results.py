@@ -161,7 +161,7 @@ class ResultDelivery:
             await self._acknowledge(entry_id, sent_job)
             del self._sent_unacknowledged[entry_id]
             return
-        metrics.STAGE.labels("results").observe(metrics.since_entry(entry_id))
+        metrics.STAGE_RESULTS.observe(metrics.since_entry(entry_id))
         result = Result.from_fields(fields)
         job_id = result.job_id
         raw_context = await self._redis.get(self._keys.job_context(job_id))

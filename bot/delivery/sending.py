@@ -185,7 +185,7 @@ class ResultSender:
         elif as_photo:
             started = time.perf_counter()
             sent = await send_media(self._bot, out, self._wording)
-            metrics.STAGE.labels("send").observe(time.perf_counter() - started)
+            metrics.STAGE_SEND.observe(time.perf_counter() - started)
             return sent.message_id if sent is not None else 0
         else:
             code = result.error if result.status == "error" else "failed"

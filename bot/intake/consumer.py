@@ -144,10 +144,10 @@ class Intake:
                 log.warning("update entry %s has no update; dropped", name)
             else:
                 if not again:  # a retry's wait since its record is a crash's, not the path's
-                    metrics.STAGE.labels("inbox").observe(metrics.since_entry(entry_id))
+                    metrics.STAGE_INBOX.observe(metrics.since_entry(entry_id))
                 started = time.perf_counter()
                 await self._feed(update)
-                metrics.STAGE.labels("handler").observe(time.perf_counter() - started)
+                metrics.STAGE_HANDLER.observe(time.perf_counter() - started)
         except ValidationError as exc:
             log.error("update entry %s is not a Telegram update (%s); dropped", name, exc)
         except RedisError as exc:
