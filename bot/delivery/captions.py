@@ -80,8 +80,7 @@ class Wording:
 
     def caption(self, context: JobContext, seed: int, drawn: str = "") -> str:
         style = context.style.name(context.locale) if context.style is not None else ""
-        upscaled = bool(context.upscale)
-        return build_caption(context.prompt, seed, self._footer, drawn, style, upscaled)
+        return build_caption(context.prompt, seed, self._footer, drawn, style, context.upscaled)
 
     def text(self, text_id: str, locale: str) -> str:
         return self._i18n.gettext(text_id, locale=locale)

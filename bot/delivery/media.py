@@ -95,7 +95,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
         return None
     # Only a photo job's own picture has the record its buttons need.
     translate = wording.translator(context.locale)
-    keyboard = image_keyboard(context.job_id, translate, upscaled=bool(context.upscale))
+    keyboard = image_keyboard(context.job_id, translate, upscaled=context.upscaled)
     return await bot.send_photo(
         out.chat_id,
         BufferedInputFile(first.data, filename=f"{first.seed}{_size(context)}.jpg"),
@@ -109,7 +109,7 @@ async def _send_pictures(bot: Bot, out: Outgoing, wording: Wording) -> Message |
 
 def _size(context: JobContext) -> str:
     """The file name's mark of a 2× picture, so a saved 2× and its 512 keep apart."""
-    return "-2x" if context.upscale else ""
+    return "-2x" if context.upscaled else ""
 
 
 async def _held(bot: Bot, out: Outgoing, wording: Wording) -> None:

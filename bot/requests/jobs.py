@@ -63,7 +63,12 @@ class JobContext(BaseModel):
     @property
     def editable(self) -> bool:
         """A single photo answering the user's own message: their edits replace it in place."""
-        return self.origin.editable and self.action == "photo" and not self.upscale
+        return self.origin.editable and self.action == "photo" and not self.upscaled
+
+    @property
+    def upscaled(self) -> bool:
+        """The 2× version of a picture (🔍)."""
+        return self.upscale > 0
 
     @property
     def seed(self) -> int:
@@ -185,7 +190,7 @@ class JobQueue:
         """Queue the job and its records on `pipe`, one MULTI: all of it lands or none."""
         requests = context.requests()
         # A lone text-to-image photo takes the micro-batched fast path; the rest run on their own.
-        plain = context.action == "photo" and not context.source and not context.upscale
+        plain = context.action == "photo" and not context.source and not context.upscaled
         kwargs: dict[str, Any]
         if plain:
             function, kwargs = JOB_FUNCTION, {"request": requests[0].model_dump()}
