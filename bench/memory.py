@@ -10,7 +10,6 @@ size is read from /proc after each wave.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from rq.serializers import JSONSerializer
 from bench.report import append, table
 from common.config import QueueSettings
 from common.protocol import Keys
-from testing.jobs import job_context, job_queue
+from testing.jobs import job_context, submit_now
 from testing.safety_models import save_classifier
 from testing.support import Process, RedisServer
 from testing.synthetic import save_pipeline
@@ -58,14 +57,13 @@ def main(argv: list[str] | None = None) -> None:
         try:
             worker.wait_for_output(r"ready: listening", timeout=300)
             client = redis.Redis.from_url(server.url)
-            jobs = job_queue(client)
             queue = Queue("imagine", connection=client, serializer=JSONSerializer)
             results = Keys(QueueSettings()).results
             rows.append([0, f"{rss_mib(worker.proc.pid):.1f}", "-"])
             started = time.perf_counter()
             for done in range(args.wave, args.jobs + 1, args.wave):
                 for i in range(done - args.wave, done):
-                    asyncio.run(jobs.submit(job_context(f"memory study {i}", 1, i, seed=i)))
+                    submit_now(client, job_context(f"memory study {i}", 1, i, seed=i))
                 # One entry per job, ok or error (RQ's registries expire after RESULT_TTL_S).
                 while client.xlen(results) < done:
                     time.sleep(0.05)

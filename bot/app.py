@@ -118,7 +118,7 @@ def build_services(settings: Settings, bot: Bot) -> Services:
         async_redis, keys, settings.safety, settings.limits, settings.prompts, styles
     )
     jobs = JobQueue(
-        sync_redis, keys, settings.queue, settings.delivery, settings.play, chat_settings
+        async_redis, sync_redis, keys, settings.queue, settings.delivery, settings.play
     )
     replies = Replies(async_redis, keys, settings.limits.refusal_interval_s)
     chat_rules = ChatRules(chat_settings, ChatAdmins(bot, settings.limits.admin_ids), replies)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import redis.asyncio as aredis
+
 from bot.config import DeliverySettings, PlaySettings
-from bot.requests.jobs import JobContext, JobQueue, new_job_id, new_seed
+from bot.requests.jobs import JobContext, JobQueue, Submitted, new_job_id, new_seed
 from bot.shared.origin import Origin
 from common.config import QueueSettings
 from common.protocol import Keys
@@ -21,7 +25,20 @@ KEYS = Keys(QueueSettings())
 
 
 def job_queue(client: Redis) -> JobQueue:
-    return JobQueue(client, KEYS, QueueSettings(), DeliverySettings(), PlaySettings())
+    """A queue on `client`'s Redis; its async client is bound to the event loop it first
+    runs in, so make one per `asyncio.run`."""
+    kwargs = client.connection_pool.connection_kwargs
+    named = ("host", "port", "db", "username", "password")
+    async_client = aredis.Redis(**{name: kwargs[name] for name in named if name in kwargs})
+    return JobQueue(
+        async_client, client, KEYS, QueueSettings(), DeliverySettings(), PlaySettings()
+    )
+
+
+def submit_now(client: Redis, context: JobContext) -> Submitted:
+    """Queue a job from synchronous code, inside a running event loop or not."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(job_queue(client).submit(context))).result()
 
 
 def job_context(

@@ -18,7 +18,7 @@ from rq.utils import current_timestamp
 from bot.config import DeliverySettings
 from bot.delivery.recovery import Recovery
 from common.config import QueueSettings
-from testing.jobs import KEYS, job_context, job_queue
+from testing.jobs import KEYS, job_context, job_queue, submit_now
 from worker.batching import BatchWorker
 from worker.claims import ClaimRenewal
 
@@ -49,7 +49,7 @@ def _start_job(
     """A worker (its clock `worker_skew` s off) takes a queued job and claims it, as
     `BatchWorker.execute_job` does before drawing."""
     queue = job_queue(client)
-    assert queue._enqueue_once(job_context("a lighthouse"))
+    assert submit_now(client, job_context("a lighthouse")).fresh
     worker = BatchWorker(
         [queue._queue], connection=client, serializer=JSONSerializer, abandon_after_s=TTL_S
     )

@@ -96,15 +96,6 @@ class Community:
         self._remember(paused, "paused")
         return paused
 
-    async def first_use(self, user_id: int) -> bool:
-        """True exactly once per user: the first time they ask for an image."""
-        if self._cached("noticed", user_id) is True:
-            return False
-        key = self._keys.noticed(user_id)
-        first = bool(await self._redis.set(key, 1, nx=True, ex=CHOICES_KEPT_S))
-        self._remember(True, "noticed", user_id)
-        return first
-
     async def locale(self, user_id: int) -> str | None:
         cached = self._cached("locale", user_id)
         if cached is not _MISSING:

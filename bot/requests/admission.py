@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
 from bot import texts
 from bot.requests.fairuse import EVERYONE
 from bot.requests.jobs import job_id_for
@@ -59,6 +57,8 @@ class Admitted:
     # Redis again on the way to the enqueue.
     ahead: int = 0
     style: Style | None = None
+    # The chat's translation switch as it is now: Cyrillic prompts drawn in English.
+    translate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +151,8 @@ class Admission:
             everyone = refusal.reason in EVERYONE
             tell = await self._fair_use.may_tell(origin, everyone)
             return self._refused(refusal, tell, everyone)
-        return Admitted(prompt, job_id, seed, depth, style)
-
-    async def first_use(self, origin: Origin) -> bool:
-        """True once per user, asked after their first job is queued: the licence notice
-        then follows the enqueue instead of delaying it."""
-        try:
-            return await self._community.first_use(origin.user_id)
-        except RedisError:
-            return False  # the job is queued; a missed notice costs less than a false apology
+        translate = await self._chats.translates_in(origin.chat_id)
+        return Admitted(prompt, job_id, seed, depth, style, translate)
 
     async def release(self, origin: Origin, admitted: Admitted) -> None:
         """Give the slot back when an admitted request is abandoned before it is queued."""

@@ -113,16 +113,16 @@ class ImagineService:
             inline_query_id=ask.inline_query_id,
             style=admitted.style,
             upscale=ask.upscale,
+            translate=admitted.translate,
         )
         try:
-            fresh = await self._jobs.submit(context)
+            submitted = await self._jobs.submit(context)
         except BaseException:
             await self._admission.release(ask.origin, admitted)
             raise
-        if not fresh:
+        if not submitted.fresh:
             # Another handler of this very update got there first; the slot is that job's.
             return Queued(None, 0)
-        first_use = await self._admission.first_use(ask.origin)
         action = self._chat_action(context)
         position = admitted.ahead + 1 if admitted.ahead else 0
         if context.action != "inline":
@@ -131,7 +131,7 @@ class ImagineService:
             await self._status.react_queued(context)
         if action is not None:
             await action
-        return Queued(context, position, first_use)
+        return Queued(context, position, submitted.first_use)
 
     async def _source(self, ask: Ask, admitted: Admitted) -> str:
         """The Redis key of the input image; refused requests never download anything."""

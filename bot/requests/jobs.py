@@ -1,20 +1,28 @@
-"""Putting generation jobs on the RQ queue, with the record of who asked for them."""
+"""Putting generation jobs on the RQ queue, with the record of who asked for them.
+
+A job goes to Redis in one script call, atomically with everything that belongs to it: the
+update's marker (`update:`, set only if absent, so a second handler of the same update queues
+nothing), RQ's own commands for the job and its place in the queue (RQ writes them onto a
+pipeline that is never sent; the script runs them), the job's record, the photo's record and
+the user's licence-notice marker. One round trip on the event loop, where RQ's client would
+need three (WATCH, EXISTS, MULTI) on a thread.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
-from redis.exceptions import WatchError
 from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from bot.shared.origin import Origin
 from bot.shared.styles import Style
 from common.protocol import (
+    CHOICES_KEPT_S,
     FAILURE_CALLBACK,
     JOB_FUNCTION,
     MAX_SEED,
@@ -25,9 +33,9 @@ from common.protocol import (
 
 if TYPE_CHECKING:
     from redis import Redis
+    from redis.asyncio import Redis as AsyncRedis
     from redis.client import Pipeline
 
-    from bot.community.chat_settings import ChatSettingsStore
     from bot.config import DeliverySettings, PlaySettings
     from common.config import QueueSettings
 
@@ -132,62 +140,86 @@ def update_job_id(update: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"telegram-update:{update}").hex
 
 
+# KEYS[1]: the user's licence-notice marker; KEYS[2], for a job from an update: its marker.
+# ARGV: the job id, the markers' lifetimes, then each command as its argument count followed
+# by its arguments. Returns -1 when the update already has its job (nothing written), else 1
+# for the user's first job, 0 for the others. The commands' keys are not declared: the bot
+# runs against one Redis, not a cluster.
+_ENQUEUE: Final = """
+if KEYS[2] and not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return -1
+end
+local i = 4
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[3]) then
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    # False: the update was handled before and already has its job; nothing was written.
+    fresh: bool
+    # The user's first job ever (within CHOICES_KEPT_S): the licence notice is due.
+    first_use: bool = False
+
+
 class JobQueue:
     """Enqueues jobs by import path, so the bot never imports the worker (or torch)."""
 
     def __init__(
         self,
-        redis: Redis,
+        redis: AsyncRedis,
+        rq_redis: Redis,
         keys: Keys,
         queue: QueueSettings,
         delivery: DeliverySettings,
         play: PlaySettings,
-        chats: ChatSettingsStore | None = None,
     ) -> None:
         self._redis = redis
-        # Each chat's prompt translation switch; None: every prompt translated.
-        self._chats = chats
+        self._enqueue_script = redis.register_script(_ENQUEUE)
+        # RQ's own client: it builds jobs and writes their commands onto a pipeline of it,
+        # which is never sent. Only `depth` (for /stats) uses it to talk to Redis.
+        self._rq_redis = rq_redis
         self._settings = queue
         self._keys = keys
         self._context_ttl_s = delivery.context_ttl_s
         self._image_ttl_s = play.image_ttl_s
-        self._queue = Queue(queue.queue_name, connection=redis, serializer=JSONSerializer)
+        self._queue = Queue(queue.queue_name, connection=rq_redis, serializer=JSONSerializer)
 
-    async def submit(self, context: JobContext) -> bool:
-        """Enqueue the job with its record, under the chat's translation switch as it is now;
-        False when its update already has a job. RQ's client runs off the event loop."""
-        if self._chats is not None:
-            translate = await self._chats.translates_in(context.chat_id)
-            context = context.model_copy(update={"translate": translate})
-        return await asyncio.to_thread(self._enqueue_once, context)
+    async def submit(self, context: JobContext) -> Submitted:
+        """Enqueue the job with its records in one atomic call; not fresh when its update
+        already has a job."""
+        if self._queue.redis_server_version is None:
+            # What RQ would ask for on its own client, blocking the loop, at the first job.
+            version = str((await self._redis.info("server"))["redis_version"])
+            major, minor, patch = ([int(part) for part in version.split(".")[:3]] + [0, 0])[:3]
+            self._queue.redis_server_version = (major, minor, patch)
+        commands = self._commands(context)
+        keys = [self._keys.noticed(context.origin.user_id)]
+        if context.origin.update:
+            keys.append(self._keys.update_job(context.origin.update))
+        args: list[Any] = [context.job_id, self._context_ttl_s, CHOICES_KEPT_S]
+        for command in commands:
+            args += [len(command), *command]
+        outcome = int(await self._enqueue_script(keys=keys, args=args))
+        return Submitted(fresh=outcome >= 0, first_use=outcome == 1)
 
-    def _update_key(self, origin: Origin) -> str:
-        return self._keys.update_job(origin.update)
-
-    def _enqueue_once(self, context: JobContext) -> bool:
-        if not context.origin.update:
-            with self._redis.pipeline() as pipe:
-                self._enqueue(context, pipe)
-                pipe.execute()
-            return True
-        marker = self._update_key(context.origin)
-        while True:
-            with self._redis.pipeline() as pipe:
-                try:
-                    # WATCH: a second handler of the same update racing this one fails here.
-                    pipe.watch(marker)  # type: ignore[no-untyped-call]
-                    if pipe.exists(marker):
-                        return False
-                    pipe.multi()
-                    pipe.set(marker, context.job_id, ex=self._context_ttl_s)
-                    self._enqueue(context, pipe)
-                    pipe.execute()
-                    return True
-                except WatchError:
-                    continue
+    def _commands(self, context: JobContext) -> list[tuple[Any, ...]]:
+        """Every command that queues the job, as RQ and `_enqueue` write them."""
+        with self._rq_redis.pipeline(transaction=True) as pipe:
+            self._enqueue(context, pipe)
+            return [args for args, _ in pipe.command_stack]
 
     def _enqueue(self, context: JobContext, pipe: Pipeline) -> None:
-        """Queue the job and its records on `pipe`, one MULTI: all of it lands or none."""
+        """Write the job, its place in the queue and its records onto `pipe` (never sent:
+        `submit` runs the commands in its script)."""
         requests = context.requests()
         # A lone text-to-image photo takes the micro-batched fast path; the rest run on their own.
         plain = context.action == "photo" and not context.source and not context.upscaled
