@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -58,8 +59,28 @@ async def test_inflight_cap_and_release(client: aredis.Redis, redis_url: str) ->
     assert await fair.admit(_private(5), "b", queue_depth=0) is None
     refusal = await fair.admit(_private(5), "c", queue_depth=0)
     assert refusal is not None and refusal.reason == "inflight"
+    # Refused for its slot, the request is counted in no window.
+    assert await client.zcard(KEYS.rate_window("user", 5)) == 2
     await fair.release(5, "a")
     assert await fair.admit(_private(5), "c", queue_depth=0) is None
+
+
+async def test_requests_racing_for_the_slots_take_no_more_than_there_are(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    """Ten prompts of one user handled at once, each on a connection of its own (as by
+    several bot processes): two slots, two admitted, and only they are counted."""
+    clients = [aredis.Redis.from_url(redis_url) for _ in range(10)]
+    fairs = [_fair_use(c, redis_url, user_rate="100/minute", user_inflight=2) for c in clients]
+    outcomes = await asyncio.gather(
+        *(fair.admit(_private(8), f"r{i}", queue_depth=0) for i, fair in enumerate(fairs))
+    )
+    for each in clients:
+        await each.aclose()
+    assert sum(outcome is None for outcome in outcomes) == 2
+    assert {o.reason for o in outcomes if o is not None} == {"inflight"}
+    assert await client.zcard(KEYS.inflight(8)) == 2
+    assert await client.zcard(KEYS.rate_window("user", 8)) == 2
 
 
 async def test_group_rate_is_shared_by_its_members(client: aredis.Redis, redis_url: str) -> None:

@@ -201,8 +201,10 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_caption_shows_both(
             for b in row
             if b["text"].endswith("Draw as typed")
         ]
+        start = len(botapi.calls)
         botapi.push_callback_query(7001, panel["message_id"], button, user_id=7001)
-        botapi.wait_for(lambda c: c.method == "answerCallbackQuery", timeout=30)
+        # This press's answer, sent once the choice is saved (not an earlier press's).
+        botapi.wait_for("answerCallbackQuery", timeout=30, start=start)
         botapi.push_message(7001, f"/imagine {FOX} --seed 5", user_id=7001)
         botapi.wait_for(lambda c: len(photos(botapi, 7001)) == 2, timeout=60)
         as_typed = photos(botapi, 7001)[1].params["caption"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -130,13 +131,15 @@ class Admission:
             else:
                 listing = self._styles.listing(origin.locale)
                 return Refused(texts.STYLE_UNKNOWN, {"name": style_name, "styles": listing})
-        elif not keep:
-            style = await self._chats.default_style(origin)
+            keep = True
         if self._blocklist.blocks(prompt):
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):
             return Refused(texts.SLOW_DOWN, tell=False)
-        depth, undelivered, repeated = await self._backlog_and_repeat(origin)
+        # Two independent reads at once: one round trip's wait, not two in a row.
+        (depth, undelivered, repeated), (style, translate) = await asyncio.gather(
+            self._backlog_and_repeat(origin), self._choices(origin, style, keep)
+        )
         if repeated:
             return Repeated()
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
@@ -151,8 +154,16 @@ class Admission:
             everyone = refusal.reason in EVERYONE
             tell = await self._fair_use.may_tell(origin, everyone)
             return self._refused(refusal, tell, everyone)
-        translate = await self._chats.translates_in(origin.chat_id)
         return Admitted(prompt, job_id, seed, depth, style, translate)
+
+    async def _choices(
+        self, origin: Origin, style: Style | None, keep: bool
+    ) -> tuple[Style | None, bool]:
+        """The style the prompt is drawn in (`style` itself with `keep`, else the chat's or
+        the sender's default) and the chat's translation switch."""
+        if not keep:
+            style = await self._chats.default_style(origin)
+        return style, await self._chats.translates_in(origin.chat_id)
 
     async def release(self, origin: Origin, admitted: Admitted) -> None:
         """Give the slot back when an admitted request is abandoned before it is queued."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from limits import RateLimitItem, parse
 
-from bot.requests.windows import Window, Windows
+from bot.requests.windows import Slot, Window, Windows
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -121,14 +121,10 @@ class FairUse:
                 return Refusal(chat.refusal, 0)
             group_rate = self._group_rate_of(chat.group_rate)
             group_daily = chat.group_daily
-        # Take the slot first and count after, so two requests racing cannot both get in.
-        if await self.hold(user_id, job_id) > self._settings.user_inflight:
-            await self.release(user_id, job_id)
-            return Refusal("inflight", 5)
-        # Every window is checked and charged in one step (a test, then a hit, would let a
-        # crowd writing at once all pass the test before anyone is counted), and a request
-        # one window refuses is counted in none. The group is named first: when both are
-        # full, the answer is about the group.
+        # The slot and every window are checked and charged in one step (a test, then a hit,
+        # would let a crowd writing at once all pass the test before anyone is counted), and
+        # a request one of them refuses is counted in none. The group is named first: when
+        # both are full, the answer is about the group.
         windows: list[tuple[Reason, Window]] = []
         if group:
             windows.append(("group_rate", self._window(group_rate, "group", chat_id)))
@@ -137,10 +133,12 @@ class FairUse:
         windows.append(("user_rate", self._window(self._user_rate, "user", user_id)))
         if self._settings.user_daily:
             windows.append(("user_daily", self._daily("user", user_id, self._settings.user_daily)))
-        full = await self._windows.charge(job_id, [window for _, window in windows])
+        slot = Slot(self._keys.inflight(user_id), self._settings.user_inflight, self._max_age_s)
+        full = await self._windows.charge(job_id, slot, [window for _, window in windows])
         if full is None:
             return None
-        await self.release(user_id, job_id)
+        if full.window is None:
+            return Refusal("inflight", 5)
         reason = next(reason for reason, window in windows if window is full.window)
         return Refusal(reason, full.retry_after_s, full.window.limit)
 
