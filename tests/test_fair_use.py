@@ -185,6 +185,17 @@ async def test_community_memory(client: aredis.Redis) -> None:
     assert await community.counts_last_minute() == (2, 1)
 
 
+async def test_a_users_ban_and_language_are_learnt_together(client: aredis.Redis) -> None:
+    """One read answers both questions every update asks, whichever comes first."""
+    await client.sadd(KEYS.banned, "21")
+    await client.set(KEYS.locale(22), "ru")
+    first = Community(client, KEYS)
+    assert await first.locale(21) is None
+    assert await first.is_banned(21)
+    assert not await first.is_banned(22)
+    assert await first.locale(22) == "ru"
+
+
 def test_blocklist_words_phrases_and_patterns(tmp_path: Path) -> None:
     path = tmp_path / "blocklist.txt"
     path.write_text("# comment\nGore\nbad word\nre:\\bnsfw\\w*\n\n", encoding="utf-8")

@@ -75,11 +75,21 @@ class Community:
 
     async def is_banned(self, user_id: int) -> bool:
         cached = self._cached("banned", user_id)
-        if cached is not _MISSING:
-            return bool(cached)
-        banned = bool(await self._redis.sismember(self._keys.banned, str(user_id)))
-        self._remember(banned, "banned", user_id)
-        return banned
+        if cached is _MISSING:
+            return (await self._learn(user_id))[0]
+        return bool(cached)
+
+    async def _learn(self, user_id: int) -> tuple[bool, str | None]:
+        """Whether the user is banned and the language they chose, read together: every
+        update asks both, one after the other."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(self._keys.banned, str(user_id))
+            pipe.get(self._keys.locale(user_id))
+            banned, value = await pipe.execute()
+        self._remember(bool(banned), "banned", user_id)
+        locale = value.decode() if isinstance(value, bytes) else (value or None)
+        self._remember(locale, "locale", user_id)
+        return bool(banned), locale
 
     async def set_paused(self, paused: bool) -> None:
         if paused:
@@ -98,12 +108,9 @@ class Community:
 
     async def locale(self, user_id: int) -> str | None:
         cached = self._cached("locale", user_id)
-        if cached is not _MISSING:
-            return cached if isinstance(cached, str) else None
-        value = await self._redis.get(self._keys.locale(user_id))
-        locale = value.decode() if isinstance(value, bytes) else (value or None)
-        self._remember(locale, "locale", user_id)
-        return locale
+        if cached is _MISSING:
+            return (await self._learn(user_id))[1]
+        return cached if isinstance(cached, str) else None
 
     async def set_locale(self, user_id: int, locale: str) -> None:
         await self._redis.set(self._keys.locale(user_id), locale, ex=CHOICES_KEPT_S)
