@@ -67,6 +67,26 @@ async def test_results_waiting_while_the_bot_is_down_are_sent_once_each(
     assert "taking over 1 pending result" in bot.output()
 
 
+async def test_a_second_result_of_one_job_is_dropped(world: World, spawn: Spawner) -> None:
+    """A job whose worker published twice (a retry after a lost claim): one photo."""
+    _start_bot(spawn, world).stop()
+    world.client.delete(RESULTS)
+    message = world.botapi.push_message(4010, "/imagine a fox, twice", user_id=4010)
+    context = job_context("a fox, twice", 4010, message["message_id"])
+    await job_queue(world.client).submit(context)
+    world.botapi.reset(history=False)
+    wait_until(lambda: world.client.xlen(RESULTS) == 1, what="the result waiting")
+    ((_, fields),) = world.client.xrange(RESULTS)
+    world.client.xadd(RESULTS, fields)
+    bot = _start_bot(spawn, world)
+    world.botapi.wait_for(lambda c: c.chat_id == 4010 and c.method == "sendPhoto", timeout=30)
+    wait_settled(world.redis.url)
+    assert len(photos(world.botapi, 4010)) == 1
+    assert len(received(world.botapi, 4010)) == 1
+    assert world.client.xlen(RESULTS) == 0
+    assert f"second result for job {context.job_id} dropped" in bot.output()
+
+
 def test_bot_killed_while_sending_sends_once_after_restart(world: World, spawn: Spawner) -> None:
     bot = _start_bot(spawn, world)
     # Telegram holds the upload long enough for the bot to die waiting, then fails it.

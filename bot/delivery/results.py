@@ -47,6 +47,18 @@ MAX_IN_FLIGHT: Final = 64
 Entry = tuple[bytes, dict[bytes, bytes]]
 RedisEntries = list[tuple[bytes, list[Entry]]]
 
+# KEYS: the job's record, its answer marker. ARGV: the result's entry id, the marker's
+# lifetime. The record and, when there is one, the entry that answers the job (this one,
+# unless another result of the job came first): one round trip before sending.
+_CLAIM: Final = """
+local context = redis.call('GET', KEYS[1])
+if not context then
+  return {false, false}
+end
+redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2])
+return {context, redis.call('GET', KEYS[2])}
+"""
+
 
 class ResultDelivery:
     """Consumer of the results stream; an entry is acknowledged once Telegram has it."""
@@ -60,6 +72,7 @@ class ResultDelivery:
         on_done: Callable[[JobContext, Result], Awaitable[None]] | None = None,
     ) -> None:
         self._redis = redis
+        self._claim = redis.register_script(_CLAIM)
         self._keys = keys
         self._delivery = settings
         self._sender = sender
@@ -164,7 +177,11 @@ class ResultDelivery:
         metrics.STAGE_RESULTS.observe(metrics.since_entry(entry_id))
         result = Result.from_fields(fields)
         job_id = result.job_id
-        raw_context = await self._redis.get(self._keys.job_context(job_id))
+        answer_key = self._keys.answer(job_id)
+        raw_context, owner = await self._claim(
+            keys=[self._keys.job_context(job_id), answer_key],
+            args=[entry_id, self._delivery.context_ttl_s],
+        )
         if raw_context is None:
             log.warning("result for unknown, expired or answered job %s dropped", job_id)
             return await self._acknowledge(entry_id, job_id)
@@ -176,13 +193,9 @@ class ResultDelivery:
         if context.job_id != job_id:
             log.error("record of job %s names job %s; result dropped", job_id, context.job_id)
             return await self._acknowledge(entry_id, job_id)
-        answer_key = self._keys.answer(job_id)
-        ttl = self._delivery.context_ttl_s
-        if not await self._redis.set(answer_key, entry_id, nx=True, ex=ttl):
-            owner = await self._redis.get(answer_key)
-            if owner is not None and owner != entry_id:
-                log.warning("second result for job %s dropped", job_id)
-                return await self._acknowledge(entry_id, job_id, keep_answer=True)
+        if owner != entry_id:
+            log.warning("second result for job %s dropped", job_id)
+            return await self._acknowledge(entry_id, job_id, keep_answer=True)
         outcome = await self._sender.send(context, result, lambda: self._keep(entry_id))
         metrics.count_delivery(context, result, outcome)
         if outcome is Outcome.LATER:
