@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import redis
 import redis.asyncio as aredis
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from common.protocol import Result
 
 log = logging.getLogger(__name__)
+
+# Connections of the bot's Redis client for short commands (the stream reads have their own).
+REDIS_POOL_SIZE: Final = 256
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -106,7 +109,18 @@ def build_services(settings: Settings, bot: Bot) -> Services:
     # Timeouts keep a Redis that stops answering from hanging a handler.
     auth = settings.redis.client_options()
     sync_redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, **auth)
-    async_redis = aredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, **auth)
+    # Handlers (MAX_HANDLING at once, some with two reads in flight) and deliveries share
+    # this pool: past its size a command waits for a connection, up to the socket timeout,
+    # instead of failing at once as redis-py's default pool does past 100.
+    pool = aredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=10,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        **auth,
+    )
+    async_redis = aredis.Redis.from_pool(pool)
     keys = Keys(settings.queue)
     # Every send and edit of this bot waits its turn in the budget all bot processes share.
     budget = SendBudget(async_redis, keys, settings.pacing)
