@@ -80,3 +80,19 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def wait_handled(botapi: FakeBotAPI, url: str, timeout: float = 60) -> None:
+    """Wait until every update pushed so far was handled to the end (Telegram holds none
+    unconfirmed and the inbox holds none unfinished) and nothing more can arrive for them:
+    proof, where a negative check needs it, that a request was dealt with, not only sent.
+    For a bot that polls (a webhook's updates are never confirmed by an offset)."""
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while botapi.state.updates or client.xlen(KEYS.inbox) or not settled(url):
+            if time.monotonic() > deadline:
+                raise AssertionError("updates, jobs or results still pending")
+            time.sleep(0.05)
+    finally:
+        client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -32,10 +33,34 @@ def bot_refusing_to_start(cwd: Path, settings: dict[str, str]) -> str:
     return line
 
 
+def _below_ephemeral() -> range:
+    """Ports the kernel never hands out on its own (it picks outgoing connections' ports,
+    and port 0's, from `ip_local_port_range`), so one found free stays free until used."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return range(10_000, max(10_001, low))
+
+
+_PORTS = _below_ephemeral()
+# Each test process starts at a place of its own in the range, and never offers a port twice.
+_next_port = itertools.count(os.getpid() * 97 % len(_PORTS))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 for a server a test starts: outside the kernel's ephemeral range,
+    and never the same twice in one process, so nothing takes it between this check and the
+    server's bind."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class RedisServer:

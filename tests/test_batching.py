@@ -12,6 +12,7 @@ import pytest
 import redis
 import torch
 from PIL import Image
+from prometheus_client import REGISTRY
 from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
@@ -19,13 +20,17 @@ from rq.serializers import JSONSerializer
 
 from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from testing.safety_models import save_classifier
 from worker.batching import BatchWorker
-from worker.config import ModelSettings, SpeedSettings
+from worker.config import ModelSettings, SafetySettings, SpeedSettings
 from worker.engine import Engine, load_engine, set_engine
+from worker.safety import load_checker, set_checker
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
+
+CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +151,43 @@ def test_a_failing_batch_fails_each_job_through_its_callback(
     assert StartedJobRegistry(queue=queue).get_job_ids() == []
     for job in jobs:
         assert Job.fetch(job.id, connection=client).get_status() == JobStatus.FAILED
+
+
+def test_each_picture_of_a_micro_batch_gets_its_own_safety_verdict(
+    client: redis.Redis, engine: Engine, tmp_path: Path
+) -> None:
+    """Flagged and safe pictures made by one engine call: each job publishes its own
+    picture's verdict, and the metric counts each verdict once."""
+    requests = _requests(4)
+    head = save_classifier(tmp_path / "random-head")
+    probe = load_checker(SafetySettings(safety_model_id=str(head)), CPU, torch.float32)
+    assert probe is not None
+    # The random head scores each picture differently: a threshold between the second and
+    # third score flags two of the batch's four pictures.
+    scores = [v.score for v in probe.check(engine.pixels(requests))]
+    low, high = sorted(scores)[1:3]
+    assert high > low
+    threshold = (low + high) / 2
+    expected = [score >= threshold for score in scores]
+    settings = SafetySettings(safety_model_id=str(head), safety_threshold=threshold)
+    set_checker(load_checker(settings, CPU, torch.float32))
+    before = {v: _verdicts(v) for v in ("safe", "flagged")}
+    try:
+        jobs = [_enqueue(client, r.model_dump()) for r in requests]
+        _work(client, max_batch=4)
+    finally:
+        set_checker(None)
+    results = _results(client)
+    assert [results[job.id].flagged for job in jobs] == [(flag,) for flag in expected]
+    summaries = [Job.fetch(j.id, connection=client, serializer=JSONSerializer) for j in jobs]
+    assert [s.return_value()["batch_size"] for s in summaries] == [4] * 4  # type: ignore[index]
+    assert _verdicts("flagged") - before["flagged"] == 2
+    assert _verdicts("safe") - before["safe"] == 2
+
+
+def _verdicts(verdict: str) -> float:
+    value = REGISTRY.get_sample_value("imagine_worker_safety_verdicts_total", {"verdict": verdict})
+    return value if value is not None else 0.0
 
 
 def test_a_lone_job_does_not_wait_for_company(client: redis.Redis, engine: Engine) -> None:

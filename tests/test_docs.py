@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic_settings import BaseSettings
 
@@ -24,9 +26,18 @@ def _settings_names() -> set[str]:
     return names
 
 
+def _documented(document: str) -> set[str]:
+    """Settings named where a setting is documented: a README table row that starts with
+    the name, an .env.example line that sets it (commented out or not). A name found only
+    inside another (`MODEL_ID` in `SAFETY_MODEL_ID`) or in prose does not count."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    table_row, assignment = r"^\| `([A-Z0-9_]+)` \|", r"^#? ?([A-Z0-9_]+)="
+    pattern = table_row if document == "README.md" else assignment
+    return set(re.findall(pattern, text, flags=re.MULTILINE))
+
+
 @pytest.mark.parametrize("document", ["README.md", ".env.example"])
 def test_every_setting_is_documented(document: str) -> None:
-    text = (ROOT / document).read_text(encoding="utf-8")
-    missing = sorted(name for name in _settings_names() if name not in text)
-    assert not missing, f"{document} does not mention {missing}"
+    missing = sorted(_settings_names() - _documented(document))
+    assert not missing, f"{document} does not document {missing}"
     assert len(_settings_names()) > 30

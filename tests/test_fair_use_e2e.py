@@ -13,6 +13,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from bot.requests.fairuse import SHORTCUT_S
+from testing.faults import wait_handled
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
@@ -141,7 +142,8 @@ def test_ban_silences_a_user_until_unban(fair: Stack) -> None:
     assert _say(botapi, ADMIN, "/ban 2004") == "User 2004 is banned."
     botapi.push_message(user, "/imagine a dog")
     botapi.push_message(user, "/start")
-    time.sleep(1.5)
+    # Both handled to the end, and nothing queued for them: the silence is the answer.
+    wait_handled(botapi, fair.redis.url)
     assert [c.method for c in botapi.calls if c.chat_id == user] == []
     assert _say(botapi, ADMIN, "/unban 2004") == "User 2004 is unbanned."
     botapi.push_message(user, "/imagine a dog")

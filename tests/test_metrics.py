@@ -62,6 +62,14 @@ class Observed(Stack):
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
+    """A sample that must be there: a missing one fails, it never reads as 0."""
+    key = (name, frozenset(labels.items()))
+    assert key in samples, f"no sample {name}{labels}"
+    return samples[key]
+
+
+def prior(samples: Samples, name: str, **labels: str) -> float:
+    """A sample from before the event, when a labelled series may not exist yet: 0 then."""
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
@@ -83,7 +91,7 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
     assert usage.result["text"] == texts.USAGE.replace("<code>", "").replace("</code>", "")
 
     def moved(name: str, before: Samples, **labels: str) -> float:
-        return value(observed.scrape("bot"), name, **labels) - value(before, name, **labels)
+        return value(observed.scrape("bot"), name, **labels) - prior(before, name, **labels)
 
     # The delivery loop counts right after Telegram's answer: wait for it, not for a guess.
     wait_until(lambda: moved("imagine_bot_pictures_sent_total", bot) == 1, 10, "the count")
@@ -94,14 +102,14 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
         ("imagine_bot_telegram_errors_total", {"method": "sendPhoto", "code": "5xx"}),
         ("imagine_bot_update_to_photo_seconds_count", {}),
     ]:
-        assert value(after, name, **labels) - value(bot, name, **labels) == 1, (name, labels)
-    assert value(after, "imagine_bot_failures_total", kind="send_deferred") == 0
+        assert value(after, name, **labels) - prior(bot, name, **labels) == 1, (name, labels)
+    assert prior(after, "imagine_bot_failures_total", kind="send_deferred") == 0
     # The bot's stages: both updates recorded and handled, one result, one send that went
     # through (the 502 before it is no send).
     stages = ("inbox", "handler", "results", "send")
     counts = [
         value(after, "imagine_bot_stage_seconds_count", stage=stage)
-        - value(bot, "imagine_bot_stage_seconds_count", stage=stage)
+        - prior(bot, "imagine_bot_stage_seconds_count", stage=stage)
         for stage in stages
     ]
     assert counts == [2, 2, 1, 1]
@@ -115,7 +123,7 @@ def test_a_request_moves_the_counters_of_bot_and_worker(observed: Observed) -> N
         "imagine_worker_generation_seconds_count",
         "imagine_worker_batch_size_sum",
     ):
-        assert value(worker_after, name) - value(worker, name) == 1, name
+        assert value(worker_after, name) - prior(worker, name) == 1, name
     # The named places later features count into are there from the start.
     families = {f.name for f in text_string_to_metric_families(observed.get("bot", "/metrics")[1])}
     assert "imagine_bot_send_pace_wait_seconds" in families

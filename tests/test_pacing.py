@@ -146,10 +146,21 @@ async def test_chat_actions_and_callback_answers_are_not_paced(
     sender: Sender, botapi: FakeBotAPI
 ) -> None:
     sender.pace(pace_chat_burst=1)
-    for _ in range(4):
+    before = _pace_waits()
+    sent = await sender.bot.send_message(7005, "a photo with buttons")
+    queries = [
+        botapi.push_callback_query(7005, sent.message_id, f"press {n}")["id"] for n in range(4)
+    ]
+    for query_id in queries:
         await sender.bot.send_chat_action(7005, "upload_photo")
+        await sender.bot.answer_callback_query(query_id)
     assert len(botapi.sent(chat_id=7005, method="sendChatAction")) == 4
+    assert len(botapi.sent(method="answerCallbackQuery")) == 4
     assert botapi.throttled == []
+    # Only the message waited its turn (and found it at once): the other eight calls never
+    # asked the budget, so the chat's one-message burst is still spent by that one alone.
+    count, total = _pace_waits()
+    assert (count - before[0], total - before[1]) == (1, 0)
 
 
 async def test_a_reply_that_would_wait_past_its_bound_is_dropped_not_held(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from bot import texts
-from testing.faults import messages, photos, wait_settled
+from testing.faults import messages, photos, wait_handled
 from tests.conftest import BOT_USERNAME, Stack
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ ADMIN, OPERATOR = 7001, 900
 STORAGE = -100707
 # Telegram's stand-in sender for an admin posting anonymously as the group.
 ANONYMOUS = 1087968824
+# The user Telegram names as the sender of a message posted as a channel.
+CHANNEL_BOT = 136817688
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def test_group_default_withholds_a_flagged_picture_with_one_message(flagged: Sta
     assert held.result["text"] == texts.SAFETY_HELD
     # A second one at once: held back too, and the requester is not told twice.
     botapi.push_message(OTHER_GROUP, "/imagine a blue fox", chat_type="supergroup", user_id=7201)
-    wait_settled(flagged.redis.url)
+    wait_handled(botapi, flagged.redis.url)
     assert photos(botapi, OTHER_GROUP) == []
     assert messages(botapi, OTHER_GROUP) == [texts.SAFETY_HELD]
 
@@ -96,6 +98,14 @@ def test_admins_change_the_group_policy_and_members_cannot(flagged: Stack) -> No
     assert asked == {member, ADMIN}
     usage = _say(botapi, GROUP, "/safety", user_id=member)
     assert usage.result["text"].startswith("This chat's safety policy: off.")
+    # A member posting as a channel of their own is not the group: refused, nothing changes.
+    channel = {"id": -100_9901, "type": "channel", "title": "A member's channel"}
+    as_channel = _say(
+        botapi, OTHER_GROUP, "/safety off", user_id=CHANNEL_BOT, extra={"sender_chat": channel}
+    )
+    assert as_channel.result["text"] == texts.SETTINGS_ADMINS_ONLY
+    unchanged = _say(botapi, OTHER_GROUP, "/safety", user_id=member)
+    assert unchanged.result["text"].startswith("This chat's safety policy: block.")
 
 
 def test_variations_and_the_file_button_honour_the_policy(flagged: Stack) -> None:

@@ -55,8 +55,8 @@ GPU_MEMORY = Gauge(
     "gpu_memory_bytes", "GPU memory: allocated, peak (since start) and total of the device.",
     ["kind"], namespace=NAMESPACE, subsystem="worker",
 )  # fmt: skip
-# Counted by the image safety check, one verdict per image (e.g. "safe", "blocked"); defined
-# here so dashboards and alerts can rely on the name.
+# One verdict per picture the safety check looked at: "safe" or "flagged" (what the chat's
+# policy then does with a flagged one, blur or block, the bot decides).
 SAFETY_VERDICTS = Counter(
     "safety_verdicts", "Verdicts of the image safety check, per image.",
     ["verdict"], namespace=NAMESPACE, subsystem="worker",

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoImageProcessor, AutoModelForImageClassification
 
+from worker.metrics import SAFETY_VERDICTS
 from worker.startup import load_optional
 
 if TYPE_CHECKING:
@@ -191,11 +192,19 @@ def set_checker(checker: SafetyChecker | None) -> None:
     _checker = checker
 
 
+def counted(verdicts: list[Verdict]) -> list[Verdict]:
+    """The verdicts of pictures users asked for, each counted once in the metrics (the
+    warm-up's are not)."""
+    for verdict in verdicts:
+        SAFETY_VERDICTS.labels("flagged" if verdict.flagged else "safe").inc()
+    return verdicts
+
+
 def checked(pixels: torch.Tensor, encode: Callable[[torch.Tensor], list[bytes]]) -> Checked:
     """Encode a decoded batch (uint8 NCHW, on the device) and, when the check is on, score it
     first, while the pixels are still on the device: one classifier call per batch."""
     verdicts = _checker.check(pixels) if _checker is not None else []
-    return Checked(encode(pixels), verdicts)
+    return Checked(encode(pixels), counted(verdicts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +223,7 @@ class Pending:
         verdicts = (
             [] if self.scores is None or _checker is None else _checker.verdicts(self.scores)
         )
-        return Checked(encode(self.pixels), verdicts)
+        return Checked(encode(self.pixels), counted(verdicts))
 
 
 def started(pixels: torch.Tensor, to_host: bool) -> Pending:
