@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from bot import redaction
 from bot.config import load_settings
+from bot.intake.webhook import WebhookRefused
 from bot.lease import LeaseHeld
 from bot.runtime import run
 from bot.shared.styles import StylesFileError, load_styles
@@ -46,7 +47,7 @@ def main() -> int:
     )
     try:
         asyncio.run(run(settings))
-    except LeaseHeld as exc:
+    except (LeaseHeld, WebhookRefused) as exc:
         logging.getLogger("bot").error("%s", exc)
         return 2
     except Exception:

@@ -86,7 +86,8 @@ def wait_handled(botapi: FakeBotAPI, url: str, timeout: float = 60) -> None:
     """Wait until every update pushed so far was handled to the end (Telegram holds none
     unconfirmed and the inbox holds none unfinished) and nothing more can arrive for them:
     proof, where a negative check needs it, that a request was dealt with, not only sent.
-    For a bot that polls (a webhook's updates are never confirmed by an offset)."""
+    Telegram drops an update once polling confirms it, or once a webhook answered 200; the
+    bot does either only after recording it in the inbox."""
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + timeout
     try:

@@ -200,10 +200,12 @@ class Stack:
         bot: bool = True,
         worker_env: dict[str, str] | None = None,
         stand_in: bool = True,
+        appendonly: bool = False,
         **bot_env: str,
     ) -> None:
         self.model = model
-        self.redis = RedisServer(workdir).start()
+        # `appendonly`: what Redis held survives a restart (tests that stop it midway).
+        self.redis = RedisServer(workdir, appendonly=appendonly).start()
         self.botapi = _start_botapi()
         self.spawn = Spawner(workdir)
         self.worker = self.start_worker(**(worker_env or {})) if worker else None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import redis
 from PIL import Image
 
-from testing.faults import received
+from testing.faults import received, wait_handled
 from testing.jobs import KEYS
 from tests.conftest import BOT_USERNAME
 
@@ -82,7 +82,9 @@ def test_group_imagine_with_bot_mention_replies_to_requester(stack: Stack) -> No
     assert castle.result["caption"].startswith("a castle\n")
     assert boat.result["caption"].startswith("a boat\n")
     _assert_512_jpeg(castle.file("photo"))
-    stack.bot.wait_for_output(r"delivered job=\w+ status=ok", timeout=5)
+    # Every update of the four handled to the end: the other bot's command and the chatter
+    # were looked at and left alone, not merely not reached yet.
+    wait_handled(botapi, stack.redis.url)
     replied_to = {
         c.result.get("reply_to_message", {}).get("message_id")
         for c in botapi.calls
@@ -127,6 +129,8 @@ def test_empty_imagine_gives_usage_and_no_job(stack: Stack) -> None:
     call = botapi.wait_for(lambda c: c.method == "sendMessage" and c.chat_id == 1004, timeout=15)
     assert call.result["text"].startswith("Usage: /imagine")
     assert call.result["reply_to_message"]["message_id"] == sent["message_id"]
+    # Its handling ended (and nothing it might have queued is left to run): no job was made.
+    wait_handled(botapi, stack.redis.url)
     client = redis.Redis.from_url(stack.redis.url)
     records = [json.loads(client.get(key) or b"{}") for key in client.keys(KEYS.job_context("*"))]
     assert all(record["origin"]["chat_id"] != 1004 for record in records)

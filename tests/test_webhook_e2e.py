@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from testing.faults import photos, received
+from testing.faults import photos, received, wait_handled
 from testing.support import TOKEN, Process, bot_refusing_to_start, free_port
 
 if TYPE_CHECKING:
@@ -23,9 +23,19 @@ PUBLIC_URL = "https://bot.example.org/telegram/hook"
 
 
 def _webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
-    """A bot in webhook mode on a port of its own; returns it and the URL it serves."""
+    """A bot in webhook mode on a port of its own, once its webhook is set; returns it and
+    the URL it serves."""
+    before = len(stack.botapi.calls)
+    bot, url = _spawn_webhook_bot(stack, consumer)
+    stack.botapi.wait_for(
+        lambda c: c.method == "setWebhook" and c.ok and stack.botapi.calls.index(c) >= before,
+        timeout=60,
+    )
+    return bot, url
+
+
+def _spawn_webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
     botapi, port = stack.botapi, free_port()
-    before = len(botapi.calls)
     bot = stack.spawn(
         "bot",
         redis_url=stack.redis.url,
@@ -36,10 +46,6 @@ def _webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
         webhook_host="127.0.0.1",
         webhook_port=str(port),
         consumer_name=consumer,
-    )
-    botapi.wait_for(
-        lambda c: c.method == "setWebhook" and c.ok and botapi.calls.index(c) >= before,
-        timeout=60,
     )
     return bot, f"http://127.0.0.1:{port}/telegram/hook"
 
@@ -112,12 +118,61 @@ def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -
     for chat in chats:
         botapi.wait_for(lambda c, chat=chat: c.method == "sendPhoto" and c.chat_id == chat,
                         timeout=90)  # fmt: skip
-    # Both replicas took updates, alternately, and every prompt got exactly one answer.
+    # Nothing more can come (every update delivered and handled, no job or result left):
+    # both replicas took updates, alternately, and every prompt got exactly one answer.
+    wait_handled(botapi, hooked.redis.url)
     used = [d.url for d in botapi.state.deliveries if d.status == 200]
     assert set(used) == {url_1, url_2}
     for chat in chats:
         assert [c.method for c in received(botapi, chat)] == ["sendPhoto"]
     assert first.proc.poll() is None and second.proc.poll() is None
+
+
+def test_redis_away_makes_the_webhook_answer_503_and_telegram_delivers_again(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """With Redis gone the bot cannot record an update, so it does not take it: Telegram
+    hears 503, keeps the update and delivers it again once Redis is back, and the prompt is
+    answered once."""
+    from tests.conftest import Stack
+
+    stack = Stack(tmp_path, tiny_model, bot=False, appendonly=True)
+    try:
+        botapi = stack.botapi
+        bot, url = _webhook_bot(stack, "bot-1")
+        botapi.state.webhook.deliver_to = [url]
+        stack.redis.stop()
+        sent = botapi.push_message(6201, "/imagine a patient fox", user_id=6201)
+        botapi.wait_until(
+            lambda: any(d.status == 503 for d in botapi.state.deliveries), timeout=30
+        )
+        assert botapi.state.updates  # Telegram still holds it
+        stack.redis.start()  # same port, same append-only file
+        photo = botapi.wait_for(
+            lambda c: c.method == "sendPhoto" and c.chat_id == 6201 and c.ok, timeout=120
+        )
+        assert photo.result["reply_to_message"]["message_id"] == sent["message_id"]
+        wait_handled(botapi, stack.redis.url)
+        statuses = [d.status for d in botapi.state.deliveries]
+        assert statuses[0] == 503 and statuses[-1] == 200
+        assert [c.method for c in received(botapi, 6201)] == ["sendPhoto"]
+        assert bot.proc.poll() is None
+    finally:
+        stack.close()
+
+
+def test_the_webhook_secret_never_reaches_the_logs(hooked: Stack) -> None:
+    """Telegram refusing the webhook with the secret in its answer: the bot stops with one
+    line saying why, and the secret reads as redacted there."""
+    botapi = hooked.botapi
+    botapi.fail_next("setWebhook", status=400, description=f"Bad Request: {SECRET} refused")
+    bot, _ = _spawn_webhook_bot(hooked, "bot-1")
+    assert bot.proc.wait(60) == 2
+    output = bot.output()
+    # One clear line, naming the settings, and no traceback.
+    assert "Telegram refused the webhook (Bad Request: [redacted] refused): WEBHOOK_URL" in output
+    assert "Traceback" not in output
+    assert SECRET not in output
 
 
 def test_a_webhook_url_without_a_secret_is_a_clear_error(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from bot.config import WebhookSettings
 
 log = logging.getLogger(__name__)
+
+
+class WebhookRefused(Exception):
+    """Telegram would not take the webhook: the start cannot go on (one line says why)."""
 
 
 class Recorder(Protocol):
@@ -66,12 +71,19 @@ async def serve(
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
-    await bot.set_webhook(
-        settings.webhook_url,
-        secret_token=secret,
-        allowed_updates=dispatcher.resolve_used_update_types(),
-        drop_pending_updates=False,
-    )
+    try:
+        await bot.set_webhook(
+            settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+            drop_pending_updates=False,
+        )
+    except TelegramBadRequest as exc:
+        await runner.cleanup()
+        raise WebhookRefused(
+            f"Telegram refused the webhook ({exc.message}): WEBHOOK_URL must be a public "
+            "HTTPS address Telegram can reach, WEBHOOK_SECRET 1-256 of A-Z a-z 0-9 _ -"
+        ) from None
     log.info(
         "webhook mode: serving %s on %s:%d", settings.path, settings.webhook_host,
         settings.webhook_port,
