@@ -36,6 +36,7 @@ import platform
 import subprocess
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +171,7 @@ def engine(check: Check) -> dict[str, Any]:
     for batch in (4, 16):
         if batch > eng.max_batch:
             continue
-        ms = check.timed(lambda batch=batch: eng.generate(check.prompts(batch)))
+        ms = check.timed(partial(lambda n: eng.generate(check.prompts(n)), batch))
         out[f"batch_{batch}_p50_ms"] = round(median(ms), 2)
         out[f"batch_{batch}_img_s"] = _rate(batch, ms)
     return out
@@ -195,9 +196,9 @@ def stages(check: Check) -> dict[str, Any]:
         inputs, _ = eng._inputs(requests, None)
         _, fn = eng._function(requests[0], False)
         if eng.graphs is not None:
+            graphs = eng.graphs
             out["graph_replay_ms"] = round(
-                median(check.timed(lambda: eng.graphs.run("text", inputs))),
-                3,  # type: ignore[union-attr]
+                median(check.timed(lambda: graphs.run("text", inputs))), 3
             )
         decoded = fn(*inputs)
         out["eager_step_ms"] = round(median(check.timed(lambda: fn(*inputs))), 3)
@@ -231,7 +232,7 @@ def eager(check: Check) -> dict[str, Any]:
     eng, _ = check.engine_with(max_batch=4, cuda_graphs=False)
     out: dict[str, Any] = {}
     for batch in (1, 4):
-        ms = check.timed(lambda batch=batch: eng.generate(check.prompts(batch)))
+        ms = check.timed(partial(lambda n: eng.generate(check.prompts(n)), batch))
         out[f"batch_{batch}_p50_ms"] = round(median(ms), 2)
     return out
 
@@ -249,7 +250,7 @@ def vae(check: Check) -> dict[str, Any]:
                 torch.nn.Module.to(pipe.vae, dtype=dtype)
                 for batch in (1, 4):
                     latents = torch.randn(batch, 4, 64, 64, device=check.device)
-                    ms = check.timed(lambda latents=latents: eng.step.decode(latents))
+                    ms = check.timed(partial(eng.step.decode, latents))
                     finite = bool(torch.isfinite(eng.step.decode(latents)).all())
                     out[f"{name}_batch_{batch}_ms"] = round(median(ms), 2)
                     out[f"{name}_finite"] = finite
@@ -269,7 +270,7 @@ def layout(check: Check) -> dict[str, Any]:
         ("channels_last_fused", {"channels_last": True, "fuse_qkv": True}),
     ):
         eng, _ = check.engine_with(max_batch=4, cuda_graphs=False, **speed)
-        ms = check.timed(lambda eng=eng: eng.generate(check.prompts(4)))
+        ms = check.timed(partial(lambda e: e.generate(check.prompts(4)), eng))
         out[f"{name}_batch_4_p50_ms"] = round(median(ms), 2)
     pipe.unet.to(memory_format=torch.contiguous_format)
     pipe.vae.to(memory_format=torch.contiguous_format)
@@ -281,7 +282,7 @@ def image_to_image(check: Check) -> dict[str, Any]:
     photo = Image.effect_noise((IMAGE_SIZE, IMAGE_SIZE), 64).convert("RGB")
     out: dict[str, Any] = {"graphs": eng.graphs is not None}
     for batch in (1, 4):
-        ms = check.timed(lambda batch=batch: eng.image_to_image(check.prompts(batch), photo))
+        ms = check.timed(partial(lambda n: eng.image_to_image(check.prompts(n), photo), batch))
         out[f"batch_{batch}_p50_ms"] = round(median(ms), 2)
     return out
 

@@ -20,7 +20,7 @@ from bench.report import append, median, percentile, table
 from common.protocol import IMAGE_SIZE
 from testing.safety_models import save_classifier
 from worker.config import SafetySettings
-from worker.engine import resolve_device
+from worker.devices import resolve_device
 from worker.safety import SafetyChecker, load_checker
 
 

@@ -79,7 +79,8 @@ class Soak(BenchStack):
     def photo_reply(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         for call in self.botapi.sent(chat_id, "sendPhoto"):
             if call.ok and call.result.get("reply_to_message", {}).get("message_id") == message_id:
-                return call.result
+                photo: dict[str, Any] = call.result
+                return photo
         return None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -60,11 +61,11 @@ def measure(engine: Engine, iters: int, call: bool = True) -> dict[str, Any]:
         for _ in range(iters):
             request = _request()
             at_size = request.model_copy(update={"upscale": 0.0})
-            base, ms = timed(lambda r=at_size: engine.pixels([r]))
+            base, ms = timed(partial(engine.pixels, [at_size]))
             stages["photo"].append(ms)
-            big, ms = timed(lambda b=base, r=request: enlarged(b[0], r.output_size))
+            big, ms = timed(partial(enlarged, base[0], request.output_size))
             stages["lanczos"].append(ms)
-            _, ms = timed(lambda b=big, r=request: engine.finish(engine._refined(r, b)))
+            _, ms = timed(partial(lambda r, b: engine.finish(engine._refined(r, b)), request, big))
             stages["refine"].append(ms)
             if call:
                 _, ms = timed(lambda: engine.upscale([_request()]))

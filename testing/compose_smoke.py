@@ -83,7 +83,8 @@ def wait_photo(control: str, chat_id: int, reply_to: int, timeout: float) -> dic
         if len(photos) > 1:
             sys.exit(f"FAIL: {len(photos)} photos answered message {reply_to}, expected one")
         if photos:
-            return photos[0]
+            photo: dict[str, Any] = photos[0]
+            return photo
         last_error = "sent so far: " + sent(calls, chat_id)
         time.sleep(0.5)
     sys.exit(

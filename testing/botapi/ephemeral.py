@@ -137,6 +137,6 @@ def set_message_reaction(ctx: Context, req: ApiRequest) -> bool:
     if any(r.get("type") != "emoji" for r in reaction) or any(e not in REACTIONS for e in emoji):
         raise ApiError.bad_request("REACTION_INVALID")
     with ctx.state.lock:
-        ctx.state.reactions[(int(chat["id"]), message_id)] = emoji
+        ctx.state.reactions[(int(chat["id"]), message_id)] = [str(e) for e in emoji]
         ctx.state.changed.notify_all()
     return True
