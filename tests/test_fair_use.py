@@ -65,6 +65,21 @@ async def test_inflight_cap_and_release(client: aredis.Redis, redis_url: str) ->
     assert await fair.admit(_private(5), "c", queue_depth=0) is None
 
 
+async def test_a_slot_held_past_the_job_timeout_no_longer_counts(
+    client: aredis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job lost without its slot being freed (a bot killed before delivery) locks nobody
+    out: three job timeouts after it was taken, the slot is ignored."""
+    fair = _fair_use(client, redis_url, user_rate="100/minute", user_inflight=1)
+    assert await fair.admit(_private(6), "lost", queue_depth=0) is None
+    refusal = await fair.admit(_private(6), "next", queue_depth=0)
+    assert refusal is not None and refusal.reason == "inflight"
+    later = time.time() + QueueSettings().job_timeout_s * 3 + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert await fair.admit(_private(6), "next", queue_depth=0) is None
+    assert await client.zrange(KEYS.inflight(6), 0, -1) == [b"next"]
+
+
 async def test_requests_racing_for_the_slots_take_no_more_than_there_are(
     client: aredis.Redis, redis_url: str
 ) -> None:

@@ -258,14 +258,20 @@ def test_inflight_slot_comes_back_after_a_failed_job(
 def test_allow_list_tells_other_chats_once_and_then_ignores_them(
     tmp_path: Path, tiny_model: Path
 ) -> None:
-    stack = Stack(tmp_path, tiny_model, worker=False, allowed_chat_ids="-100900")
+    stack = Stack(
+        tmp_path, tiny_model, worker=False, allowed_chat_ids="-100900", allowed_user_ids="3301"
+    )
     try:
         botapi = stack.botapi
         outsider = 3201
         assert _say(botapi, outsider, "/imagine a fox").startswith("Sorry, this bot is private")
         botapi.push_message(outsider, "/start")
         botapi.push_message(-100900, "/start", user_id=outsider, chat_type="supergroup")
-        botapi.wait_until(lambda: bool(_texts(botapi, -100900)), timeout=20)
+        # A listed user is served wherever they write: their private chat, any group.
+        assert "/imagine" in _say(botapi, 3301, "/start")
+        assert "/imagine" in _say(botapi, -100901, "/help", user_id=3301, chat_type="supergroup")
+        wait_handled(botapi, stack.redis.url)
+        assert _texts(botapi, -100900)  # the listed group, whoever writes in it
         assert len(_calls(botapi, outsider, "sendMessage")) == 1
     finally:
         stack.close()
