@@ -15,14 +15,17 @@ from typing import TYPE_CHECKING
 import pytest
 import redis
 import redis.asyncio as aredis
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import texts
-from bot.metrics import BotHealth, serve
+from bot.metrics import BotHealth, count_delivery, serve
 from bot.requests.workers import CACHE_S, Workers
+from bot.shared.outcome import Outcome
 from common.config import MetricsSettings, QueueSettings, RedisSettings
+from common.protocol import Result
 from testing.faults import wait_until
-from testing.jobs import KEYS
+from testing.jobs import KEYS, job_context
 from testing.support import ROOT, free_port
 from tests.conftest import Stack
 from worker import metrics as worker_metrics
@@ -233,3 +236,39 @@ async def test_healthz_says_no_live_worker_but_the_bot_stays_healthy(redis_url: 
         await endpoint.close()
         await client.aclose()
         sync_client.close()
+
+
+FAILURE_KINDS = ("timeout", "failed", "abandoned", "invalid", "undeliverable", "send_deferred")
+
+
+def _failures() -> dict[str, float]:
+    return {
+        kind: REGISTRY.get_sample_value("imagine_bot_failures_total", {"kind": kind}) or 0.0
+        for kind in FAILURE_KINDS
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "outcome", "kind"),
+    [
+        ("error", "timeout", Outcome.SENT, "timeout"),
+        ("error", "abandoned", Outcome.SENT, "abandoned"),
+        ("error", "invalid", Outcome.SENT, "invalid"),
+        ("error", "", Outcome.SENT, "failed"),
+        ("ok", "", Outcome.DROPPED, "undeliverable"),
+        ("error", "timeout", Outcome.DROPPED, "undeliverable"),
+        ("ok", "", Outcome.LATER, "send_deferred"),
+    ],
+)
+def test_each_answer_that_is_not_a_picture_counts_once_as_its_kind(
+    status: str, error: str, outcome: Outcome, kind: str
+) -> None:
+    before = _failures()
+    sent = REGISTRY.get_sample_value("imagine_bot_pictures_sent_total") or 0.0
+    result = Result.model_validate({"job_id": "j", "status": status, "error": error})
+    count_delivery(job_context("a fox"), result, outcome)
+    after = _failures()
+    assert {k: after[k] - before[k] for k in FAILURE_KINDS} == {
+        k: 1.0 if k == kind else 0.0 for k in FAILURE_KINDS
+    }
+    assert (REGISTRY.get_sample_value("imagine_bot_pictures_sent_total") or 0.0) == sent
