@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import redis.asyncio as aredis
 
@@ -13,7 +13,7 @@ from bot.config import DeliverySettings, PlaySettings
 from bot.requests.jobs import JobContext, JobQueue, Submitted, new_job_id, new_seed
 from bot.shared.origin import Origin
 from common.config import QueueSettings
-from common.protocol import Keys
+from common.protocol import Keys, Result
 from worker.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from bot.requests.jobs import Action
 
 KEYS = Keys(QueueSettings())
+
+
+def published(client: Redis) -> list[Result]:
+    """Every result in the results stream, oldest first."""
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", client.xrange(KEYS.results))
+    return [Result.from_fields(fields) for _, fields in entries]
 
 
 def job_queue(client: Redis) -> JobQueue:

@@ -20,6 +20,7 @@ from rq.serializers import JSONSerializer
 
 from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from testing.jobs import published
 from testing.safety_models import save_classifier
 from worker.batching import BatchWorker
 from worker.config import ModelSettings, SafetySettings, SpeedSettings
@@ -273,8 +274,7 @@ def test_the_next_batch_is_drawn_before_this_one_is_encoded_and_every_photo_come
         ("encode", 2),
         ("encode", 1),
     ]
-    entries = client.xrange(Keys(QueueSettings()).results)
-    assert sorted(Result.from_fields(f).job_id for _, f in entries) == sorted(j.id for j in jobs)
+    assert sorted(r.job_id for r in published(client)) == sorted(j.id for j in jobs)
     results = _results(client)
     for job, image in zip(jobs, expected, strict=True):
         assert results[job.id].status == "ok"

@@ -399,7 +399,8 @@ async def test_user_edits_arrive_as_edited_message_updates(server: FakeBotAPI, b
     ]
     assert caption.caption == "as pencil" and caption.photo is not None
     # The chat history holds the edited text, as Telegram shows it.
-    assert server.message(CHAT, pushed["message_id"])["text"] == "/imagine a wolf @ImagineTestBot"
+    shown = server.message(CHAT, pushed["message_id"])
+    assert shown is not None and shown["text"] == "/imagine a wolf @ImagineTestBot"
     sent = await bot.send_message(CHAT, "mine")
     with pytest.raises(ValueError, match="their own messages"):
         server.edit_message(CHAT, sent.message_id, "hijacked")

@@ -7,6 +7,7 @@ policy; refusals and limits come from the chat's own settings.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,9 @@ def test_the_panel_is_for_admins_and_each_button_changes_it_in_place(plain: Stac
     for label, shown in presses:
         answer = _press(botapi, panel, label)
         assert not answer.params.get("show_alert")
-        botapi.wait_until(lambda shown=shown, old=panel: shown in _current(botapi, old)["text"])
+        botapi.wait_until(
+            partial(lambda shown, old: shown in _current(botapi, old)["text"], shown, panel)
+        )
         panel = _current(botapi, panel)
         assert _buttons(panel)[label]  # the same panel, redrawn
     # In a private chat the user runs their own chat: the panel holds the safety policy and

@@ -5,7 +5,7 @@ the side whose clock is off, with real Redis, real RQ jobs and the worker's own 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 import redis
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from rq.executions import Execution
     from rq.job import Job
+
+    from bot.delivery.results import ResultDelivery
 
 TTL_S = 15
 SKEW_S = 30
@@ -53,12 +55,14 @@ def _start_job(
     worker = BatchWorker(
         [queue._queue], connection=client, serializer=JSONSerializer, abandon_after_s=TTL_S
     )
-    worker.register_birth()
+    worker.register_birth()  # type: ignore[no-untyped-call]
     with monkeypatch.context() as clock:
         _skew(clock, worker_skew)
-        job, _ = queue._queue.dequeue_any(
+        taken = queue._queue.dequeue_any(
             [queue._queue], None, connection=client, serializer=JSONSerializer
         )
+        assert taken is not None
+        job, _ = taken
         execution = worker.prepare_execution(job)
         worker.prepare_job_execution(job)
         renewal = ClaimRenewal(worker, [(job, execution)], TTL_S)
@@ -71,7 +75,13 @@ async def _bot_sweeps(redis_url: str, client: redis.Redis) -> None:
     async_client = aredis.Redis.from_url(redis_url)
     try:
         recovery = Recovery(
-            async_client, client, KEYS, QueueSettings(), DeliverySettings(), delivery=None
+            async_client,
+            client,
+            KEYS,
+            QueueSettings(),
+            DeliverySettings(),
+            # Only the sweep of abandoned jobs runs here, which delivers nothing.
+            delivery=cast("ResultDelivery", None),
         )
         recovery.sweep_abandoned_jobs()
     finally:
@@ -79,11 +89,11 @@ async def _bot_sweeps(redis_url: str, client: redis.Redis) -> None:
 
 
 def _still_running(job: Job) -> bool:
-    job.refresh()
+    job.refresh()  # type: ignore[no-untyped-call]
     # Read raw: RQ's own registry reads clean up first, by the (skewed) local clock.
     claims = job.connection.zrange(job.started_job_registry.key, 0, -1)
     return job.get_status() == JobStatus.STARTED and any(
-        member.decode().startswith(f"{job.id}:") for member in claims
+        member.decode().startswith(f"{job.id}:") for member in cast("list[bytes]", claims)
     )
 
 
@@ -120,5 +130,5 @@ async def test_a_job_whose_claim_did_lapse_is_still_taken_as_abandoned(
     # The worker died: its claim ran out (by Redis's clock) long ago.
     client.zadd(job.started_job_registry.key, {execution.composite_key: 1}, xx=True)
     await _bot_sweeps(redis_url, client)
-    job.refresh()
+    job.refresh()  # type: ignore[no-untyped-call]
     assert job.get_status() != JobStatus.STARTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from functools import partial
 from typing import TYPE_CHECKING
 
 import redis
@@ -99,14 +100,21 @@ def test_start_and_help_carry_the_licence_notice(stack: Stack) -> None:
     for command in ("/start", "/help"):
         botapi.push_message(1003, command, user_id=1003)
         call = botapi.wait_for(
-            lambda c, cmd=command: (
-                c.method == "sendMessage"
-                and c.chat_id == 1003
-                and c.ok
-                and len(
-                    [x for x in botapi.calls if x.method == "sendMessage" and x.chat_id == 1003]
-                )
-                >= (1 if cmd == "/start" else 2)
+            partial(
+                lambda cmd, c: (
+                    c.method == "sendMessage"
+                    and c.chat_id == 1003
+                    and c.ok
+                    and len(
+                        [
+                            x
+                            for x in botapi.calls
+                            if x.method == "sendMessage" and x.chat_id == 1003
+                        ]
+                    )
+                    >= (1 if cmd == "/start" else 2)
+                ),
+                command,
             ),
             timeout=15,
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import redis.asyncio as aredis
 
@@ -39,7 +39,8 @@ def _told(app: BotUnderTest, chat: int, user: int) -> list[str]:
 
 def _day_passes(app: BotUnderTest, key: str) -> None:
     """Every entry of a window a day and a second older, as if that much time went by."""
-    for member, score in app.redis.zrange(key, 0, -1, withscores=True):
+    entries = cast("list[tuple[bytes, float]]", app.redis.zrange(key, 0, -1, withscores=True))
+    for member, score in entries:
         app.redis.zadd(key, {member: score - (DAY_S + 1) * 1000})
 
 

@@ -47,7 +47,9 @@ def _env(steps: list[Step]) -> dict[str, str]:
     env: dict[str, str] = {}
     for step in steps:
         if step.keyword == "ENV":
-            env.update(pair.split("=", 1) for pair in shlex.split(step.args))
+            for pair in shlex.split(step.args):
+                name, _, value = pair.partition("=")
+                env[name] = value
     return env
 
 

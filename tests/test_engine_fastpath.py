@@ -192,7 +192,8 @@ def test_a_gpu_encoder_failing_later_falls_back_for_that_call_too(cpu: torch.dev
     def fails_second_time(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
         if calls:
             raise NotImplementedError("no nvJPEG kernel for this device")
-        return working(images, quality)
+        encoded: list[torch.Tensor] = working(images, quality)
+        return encoded
 
     encoder = JpegEncoder(90, True, cpu, gpu_encode=fails_second_time)
     encoder.probe()

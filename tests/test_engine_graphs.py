@@ -6,7 +6,7 @@ encodes its one input once whatever the batch."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pytest
@@ -151,7 +151,7 @@ def test_uncached_prompts_go_through_the_encoders_graph_and_cached_ones_skip_it(
     engine, graphs = _engine(tiny_model, ReplayedOnCpu)
     engine.warm_up()
     assert graphs.sizes("encoders") == [1, 2, 4]
-    encoders = graphs._graphs["encoders"]  # type: ignore[attr-defined]
+    encoders = cast("list[ReplayedOnCpu]", graphs._graphs["encoders"])
 
     def replays() -> int:
         return sum(graph.replays for graph in encoders)
@@ -190,12 +190,12 @@ def test_an_upscale_runs_beside_the_graphs_and_leaves_them_as_they_were(
 ) -> None:
     engine, graphs = _engine(tiny_model, ReplayedOnCpu)
     engine.warm_up()
-    names = sorted(graphs._graphs)  # type: ignore[attr-defined]
+    names = sorted(graphs._graphs)
     before = engine.pixels(REQUESTS)
     used = _graphs_used(graphs)
     request = REQUESTS[0].model_copy(update={"upscale": 0.3})
     _same_picture(engine.upscale([request]), reference.upscale([request]))
     # Its 512 picture replayed the graph of one; the 1024 step captured nothing of its own.
     assert _graphs_used(graphs) == used + 1
-    assert sorted(graphs._graphs) == names and graphs.sizes("text") == [1, 2, 4]  # type: ignore[attr-defined]
+    assert sorted(graphs._graphs) == names and graphs.sizes("text") == [1, 2, 4]
     assert torch.equal(engine.pixels(REQUESTS), before)

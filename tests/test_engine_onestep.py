@@ -247,7 +247,7 @@ def test_upscale_requests_are_checked_before_the_gpu(engine: Engine) -> None:
     assert UP.output_size == (1024, 1024) and FOX.output_size == (512, 512)
     for bad in ({"upscale": 0.01}, {"upscale": 0.95}, {"upscale": 0.3, "width": 640}):
         with pytest.raises(ValidationError):
-            GenerationRequest(prompt="x", seed=1, **bad)  # type: ignore[arg-type]
+            GenerationRequest(prompt="x", seed=1, **bad)
     with pytest.raises(ValueError, match=r"Engine\.upscale"):
         engine.pixels([UP])
     with pytest.raises(ValueError, match="must name its strength"):

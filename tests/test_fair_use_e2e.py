@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +168,9 @@ def test_language_follows_telegram_and_can_be_switched(fair: Stack) -> None:
     assert "I draw a 512×512 picture" in _say(botapi, user, "/help", language_code="ru")
     prompt = botapi.push_message(user, "/language", language_code="ru")
     keyboard = botapi.wait_for(
-        lambda c: c.method == "sendMessage" and c.chat_id == user and c.params.get("reply_markup"),
+        lambda c: (
+            c.method == "sendMessage" and c.chat_id == user and bool(c.params.get("reply_markup"))
+        ),
         timeout=20,
     )
     assert keyboard.result["text"] == "Choose your language:"
@@ -178,7 +181,8 @@ def test_language_follows_telegram_and_can_be_switched(fair: Stack) -> None:
     assert _say(botapi, user, "/imagine", language_code="en").startswith("Использование")
     botapi.push_callback_query(user, keyboard.result["message_id"], "lang:xx", user_id=user)
     alert = botapi.wait_for(
-        lambda c: c.method == "answerCallbackQuery" and c.params.get("show_alert"), timeout=20
+        lambda c: c.method == "answerCallbackQuery" and bool(c.params.get("show_alert")),
+        timeout=20,
     )
     assert alert.params["text"] == "Неизвестный язык. Выберите ниже."
 
@@ -195,7 +199,9 @@ def test_queue_position_is_shown_then_removed_and_global_cap_refuses(
         for queued, user in enumerate((3001, 3002, 3003), start=1):
             botapi.push_message(user, f"/imagine picture {user}")
             # Queued (the notice before a first picture comes ahead of the job).
-            botapi.wait_until(lambda n=queued: queue.llen("rq:queue:imagine") == n, timeout=20)
+            botapi.wait_until(
+                partial(lambda n: queue.llen("rq:queue:imagine") == n, queued), timeout=20
+            )
         botapi.wait_until(lambda: bool(_texts(botapi, 3003)[1:]), timeout=20)
         botapi.push_message(3004, "/imagine picture 3004")
         botapi.wait_until(lambda: bool(botapi.sent(chat_id=3004)), timeout=20)
@@ -205,15 +211,21 @@ def test_queue_position_is_shown_then_removed_and_global_cap_refuses(
         assert _texts(botapi, 3004)[-1] == "I'm very busy right now. Please try again in a minute."
         stack.start_worker()
         for user in (3001, 3002, 3003):
-            botapi.wait_until(lambda u=user: len(_calls(botapi, u, "sendPhoto")) == 1, timeout=60)
+            botapi.wait_until(
+                partial(lambda u: len(_calls(botapi, u, "sendPhoto")) == 1, user), timeout=60
+            )
         for user in (3002, 3003):
             status = next(
                 c for c in _calls(botapi, user, "sendMessage") if "queue" in c.result["text"]
             )
             botapi.wait_until(
-                lambda u=user, s=status: any(
-                    c.params["message_id"] == s.result["message_id"]
-                    for c in _calls(botapi, u, "deleteMessage")
+                partial(
+                    lambda u, s: any(
+                        c.params["message_id"] == s.result["message_id"]
+                        for c in _calls(botapi, u, "deleteMessage")
+                    ),
+                    user,
+                    status,
                 ),
                 timeout=10,
             )

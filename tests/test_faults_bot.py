@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 import signal
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import torch
@@ -59,7 +60,9 @@ async def test_results_waiting_while_the_bot_is_down_are_sent_once_each(
     world.client.xreadgroup("bot", "bot-2", {RESULTS: ">"}, count=1)
     bot = _start_bot(spawn, world)
     for chat in chats:
-        world.botapi.wait_for(lambda c, chat=chat: c.chat_id == chat and c.ok, timeout=30)
+        world.botapi.wait_for(
+            partial(lambda chat, c: c.chat_id == chat and c.ok, chat), timeout=30
+        )
     wait_settled(world.redis.url)
     for chat in chats:
         assert len(photos(world.botapi, chat)) == 1
@@ -76,7 +79,8 @@ async def test_a_second_result_of_one_job_is_dropped(world: World, spawn: Spawne
     await job_queue(world.client).submit(context)
     world.botapi.reset(history=False)
     wait_until(lambda: world.client.xlen(RESULTS) == 1, what="the result waiting")
-    ((_, fields),) = world.client.xrange(RESULTS)
+    entries = cast("list[tuple[bytes, dict[Any, Any]]]", world.client.xrange(RESULTS))
+    ((_, fields),) = entries
     world.client.xadd(RESULTS, fields)
     bot = _start_bot(spawn, world)
     world.botapi.wait_for(lambda c: c.chat_id == 4010 and c.method == "sendPhoto", timeout=30)
@@ -135,7 +139,9 @@ def test_many_users_at_once_each_get_their_own_image(
         )
         asked[chat_id] = (sent["message_id"], prompt)
     for chat_id in asked:
-        world.botapi.wait_for(lambda c, chat=chat_id: c.chat_id == chat and c.ok, timeout=60)
+        world.botapi.wait_for(
+            partial(lambda chat, c: c.chat_id == chat and c.ok, chat_id), timeout=60
+        )
     wait_settled(world.redis.url)
     for chat_id, (message_id, prompt) in asked.items():
         (photo,) = received(world.botapi, chat_id)

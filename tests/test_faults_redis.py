@@ -4,6 +4,7 @@ processes reconnect by themselves, and users asking meanwhile hear "temporarily 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 import redis
@@ -66,7 +67,9 @@ def test_redis_restart_loses_no_job_and_both_processes_come_back(
 
         for chat in queued:
             botapi.wait_for(
-                lambda c, chat=chat: c.chat_id == chat and c.method == "sendPhoto" and c.ok,
+                partial(
+                    lambda chat, c: c.chat_id == chat and c.method == "sendPhoto" and c.ok, chat
+                ),
                 timeout=60,
             )
         botapi.push_message(5005, "/imagine a fox after the outage", user_id=5005)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -41,7 +42,7 @@ def test_forty_new_users_at_once_are_all_served_without_a_429(crowd: Stack) -> N
     asked = {user: botapi.push_message(user, f"/imagine a kite, number {user}") for user in users}
     for user in users:
         botapi.wait_for(
-            lambda c, user=user: c.chat_id == user and c.method == "sendPhoto" and c.ok,
+            partial(lambda user, c: c.chat_id == user and c.method == "sendPhoto" and c.ok, user),
             timeout=240,
         )
     wait_settled(crowd.redis.url)

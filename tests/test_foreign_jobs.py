@@ -16,8 +16,9 @@ from rq.serializers import JSONSerializer
 
 from common.clock import sweep_started
 from common.config import QueueSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, PLAY_FUNCTION, Keys, Result
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, PLAY_FUNCTION, Result
 from testing.faults import photos
+from testing.jobs import published
 from tests.conftest import Stack
 
 if TYPE_CHECKING:
@@ -39,8 +40,7 @@ def _queue(client: redis.Redis) -> Queue:
 
 
 def _results(client: redis.Redis, job_id: str) -> list[Result]:
-    entries = client.xrange(Keys(QueueSettings()).results)
-    return [r for r in (Result.from_fields(f) for _, f in entries) if r.job_id == job_id]
+    return [r for r in published(client) if r.job_id == job_id]
 
 
 def test_foreign_jobs_run_nothing_and_the_worker_keeps_drawing(
@@ -65,10 +65,11 @@ def test_foreign_jobs_run_nothing_and_the_worker_keeps_drawing(
     assert len(photos(stack.botapi, 9701)) == 1
     assert not touched.exists()
     assert not made.exists()
+    assert stack.worker is not None
     output = stack.worker.output()
     assert "Job(" not in output
     for job in jobs:
-        job.refresh()
+        job.refresh()  # type: ignore[no-untyped-call]
         assert job.get_status() == JobStatus.FAILED, job.func_name
         assert f"job {job.id} refused, nothing it names was run" in output
     client.close()

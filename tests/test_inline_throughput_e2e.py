@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING
 
 from testing.botapi.flood import Flood
@@ -35,8 +36,12 @@ def test_answers_spread_over_the_storage_chats_beyond_one_chats_minute(
         queries = [botapi.push_inline_query(f"a comet {n}", user_id=7810 + n) for n in range(6)]
         for query in queries:
             answer = botapi.wait_for(
-                lambda c, query=query: (
-                    c.method == "answerInlineQuery" and c.params["inline_query_id"] == query["id"]
+                partial(
+                    lambda query, c: (
+                        c.method == "answerInlineQuery"
+                        and c.params["inline_query_id"] == query["id"]
+                    ),
+                    query,
                 ),
                 timeout=40,
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import signal
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -43,7 +44,7 @@ def _notices(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
 def _settle(world: World, chats: list[int]) -> None:
     for chat in chats:
         world.botapi.wait_for(
-            lambda c, chat=chat: c.chat_id == chat and c.method == "sendPhoto" and c.ok,
+            partial(lambda chat, c: c.chat_id == chat and c.method == "sendPhoto" and c.ok, chat),
             timeout=90,
         )
     wait_settled(world.redis.url)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -159,14 +160,16 @@ def test_healthz_follows_redis_down_and_back(observed: Observed) -> None:
 
     observed.redis.stop()
     for process in ("bot", "worker"):
-        wait_until(lambda p=process: observed.get(p, "/healthz")[0] == 503, 30, "503")
+        wait_until(partial(lambda p: observed.get(p, "/healthz")[0] == 503, process), 30, "503")
         assert "not ready: redis unreachable" in observed.get(process, "/healthz")[1]
     check = _healthcheck("worker", observed.ports["worker"])
     assert check.returncode == 1 and "redis unreachable" in check.stdout
 
     observed.redis.start()  # same port
     for process in ("bot", "worker"):
-        wait_until(lambda p=process: observed.get(p, "/healthz") == (200, "ok\n"), 30, "200")
+        wait_until(
+            partial(lambda p: observed.get(p, "/healthz") == (200, "ok\n"), process), 30, "200"
+        )
 
 
 def test_worker_is_not_ready_before_its_model_is_warm(redis_url: str) -> None:

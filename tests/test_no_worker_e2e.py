@@ -45,7 +45,7 @@ def _queued(stack: Stack) -> int:
 def _alive(stack: Stack, gone_s: int) -> int:
     client = redis.Redis.from_url(stack.redis.url)
     try:
-        return int(client.eval(ALIVE, 1, KEYS.workers, gone_s * 1000))  # type: ignore[arg-type]
+        return int(client.eval(ALIVE, 1, KEYS.workers, gone_s * 1000))
     finally:
         client.close()
 

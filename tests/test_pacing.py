@@ -35,7 +35,7 @@ class Sender:
         self.redis = aredis.Redis.from_url(redis_url)
 
     def pace(self, **settings: float) -> SendBudget:
-        pacing = PacingSettings(**settings)
+        pacing = PacingSettings.model_validate(settings)
         budget = SendBudget(self.redis, KEYS, pacing)
         self.bot.session.middleware(Pacer(budget, pacing.pace_answer_wait_s))
         return budget

@@ -108,7 +108,7 @@ def test_groups_take_imagine_captions_and_replies_to_the_bot(pictures: Stack) ->
 
 def test_bad_files_get_a_clear_message_and_no_job(pictures: Stack) -> None:
     botapi = pictures.botapi
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"document": b"just some notes", "file_name": "notes.txt"}, "That file is not a picture"),
         ({"document": _jpeg((300, 300))[:400], "file_name": "cut.jpg"}, "I couldn't read that"),
         ({"photo": _jpeg((1000, 1000), noise=True)}, "That picture is too large"),

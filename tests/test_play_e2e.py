@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,9 @@ def test_a_press_in_a_group_counts_for_the_presser(play: Stack) -> None:
     for done in range(1, 5):
         answer = _press(botapi, photo, "🔁 Regenerate", user_id=32)
         assert answer.params.get("text") == "Drawing…"
-        botapi.wait_until(lambda n=done: len(botapi.sent(GROUP, "sendPhoto")) == 1 + n, 60)
+        botapi.wait_until(
+            partial(lambda n: len(botapi.sent(GROUP, "sendPhoto")) == 1 + n, done), 60
+        )
     refused = _press(botapi, photo, "🔁 Regenerate", user_id=32)
     assert refused.params["show_alert"] is True
     assert refused.params["text"].startswith("You're going fast!")
@@ -182,6 +185,7 @@ def test_image_ids_cannot_be_worked_out_from_update_ids(play: Stack) -> None:
 def test_buttons_keep_working_after_the_bot_and_worker_restart(play: Stack) -> None:
     botapi = play.botapi
     photo = _photo(botapi, 3005, "/imagine --seed 5 a kite")
+    assert play.bot is not None
     play.bot.stop()
     assert play.worker is not None
     play.worker.stop()

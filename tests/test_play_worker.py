@@ -12,9 +12,8 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from bot.requests.sources import normalise
-from common.config import QueueSettings
-from common.protocol import GenerationRequest, Keys, Result
-from testing.jobs import job_context, job_queue
+from common.protocol import GenerationRequest, Result
+from testing.jobs import job_context, job_queue, published
 from worker.config import ModelSettings
 from worker.engine import Engine, load_engine, set_engine
 from worker.play import make_images
@@ -33,8 +32,7 @@ def engine(tiny_model: Path) -> Engine:
 def _run(client: redis.Redis) -> list[Result]:
     queue = Queue("imagine", connection=client, serializer=JSONSerializer)
     SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True)
-    entries = client.xrange(Keys(QueueSettings()).results)
-    return [Result.from_fields(fields) for _, fields in entries]
+    return published(client)
 
 
 def _image(data: bytes, fmt: str) -> Image.Image:

@@ -13,9 +13,8 @@ from PIL import Image
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from common.config import QueueSettings
-from common.protocol import Keys, Result
-from testing.jobs import job_context, job_queue
+from common.protocol import Result
+from testing.jobs import job_context, job_queue, published
 from testing.safety_models import save_classifier
 from worker.config import ModelSettings, SafetySettings
 from worker.engine import load_engine, set_engine
@@ -30,7 +29,9 @@ CPU = torch.device("cpu")
 
 def _checker(path: Path, **settings: object) -> SafetyChecker:
     checker = load_checker(
-        SafetySettings(safety_model_id=str(path), **settings), CPU, torch.float32
+        SafetySettings.model_validate({"safety_model_id": str(path), **settings}),
+        CPU,
+        torch.float32,
     )
     assert checker is not None
     return checker
@@ -123,8 +124,7 @@ async def test_photo_and_album_jobs_publish_a_verdict_per_image(
         await job_queue(client).submit(context)
     queue = Queue("imagine", connection=client, serializer=JSONSerializer)
     SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True)
-    entries = client.xrange(Keys(QueueSettings()).results)
-    results = {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
+    results = {r.job_id: r for r in published(client)}
     assert results[photo.job_id].flagged == (True,)
     assert results[album.job_id].flagged == (True, True, True)
     assert all(score > 0.99 for score in results[album.job_id].scores)

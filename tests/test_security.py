@@ -21,9 +21,10 @@ from rq import Callback, Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from bot import texts
-from common.config import QueueSettings, RedisSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, Keys, Result
+from common.config import RedisSettings
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION
 from testing.harness import BotUnderTest, environment
+from testing.jobs import published
 from testing.support import ROOT, TOKEN, free_port
 
 if TYPE_CHECKING:
@@ -95,10 +96,9 @@ def test_a_pickled_job_is_never_unpickled(redis_url: str, tmp_path: Path) -> Non
     client.hset(job.key, "data", zlib.compress(pickle.dumps(Payload())))
     SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True)
     assert not marker.exists()
-    entries = client.xrange(Keys(QueueSettings()).results)
-    assert [
-        Result.from_fields(f).model_dump(include={"job_id", "status"}) for _, f in entries
-    ] == [{"job_id": job.id, "status": "error"}]
+    assert [r.model_dump(include={"job_id", "status"}) for r in published(client)] == [
+        {"job_id": job.id, "status": "error"}
+    ]
 
 
 def _commands(router: Router) -> set[str]:
@@ -144,7 +144,8 @@ async def test_admin_only_commands_refuse_everyone_else(
 
 
 def _compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
 
 
 def test_compose_keeps_redis_on_the_internal_network() -> None:

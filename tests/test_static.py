@@ -22,7 +22,7 @@ PACKAGES = ["bot", "common", "worker", "testing", "tests", "bench"]
     [
         ["ruff", "check", *PACKAGES],
         ["ruff", "format", "--check", *PACKAGES],
-        ["mypy", "bot", "common", "worker", "testing", "bench"],
+        ["mypy", "bot", "common", "worker", "testing", "bench", "tests"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

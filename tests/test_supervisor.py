@@ -7,6 +7,7 @@ import re
 import signal
 import urllib.error
 import urllib.request
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -86,7 +87,9 @@ def test_two_workers_share_the_queue_one_killed_is_replaced_and_sigterm_drains_b
         for user in range(9950, 9954):
             botapi.push_message(user, f"/imagine a lantern {user}", user_id=user)
         for user in range(9950, 9954):
-            botapi.wait_for(lambda c, u=user: c.chat_id == u and c.method == "sendPhoto", 120)
+            botapi.wait_for(
+                partial(lambda u, c: c.chat_id == u and c.method == "sendPhoto", user), 120
+            )
         # A worker killed (the OOM killer, a crash) is replaced; the set is ready again.
         (first,) = _pids(supervisor.output(), "cpu0")
         os.kill(first, signal.SIGKILL)

@@ -6,6 +6,7 @@ micro-batch; a cache; failure draws the prompt as typed; the caption shows both.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -155,7 +156,8 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_caption_shows_both(
         stack.botapi.push_message(7002, "/imagine a red fox", user_id=7002)
         for chat in (7001, 7002):
             stack.botapi.wait_for(
-                lambda c, chat=chat: c.chat_id == chat and c.method == "sendPhoto", timeout=60
+                partial(lambda chat, c: c.chat_id == chat and c.method == "sendPhoto", chat),
+                timeout=60,
             )
         (russian,) = photos(stack.botapi, 7001)
         caption = russian.params["caption"]
@@ -178,7 +180,7 @@ def test_a_russian_prompt_is_drawn_in_english_and_the_caption_shows_both(
             start = len(botapi.calls)
             botapi.push_callback_query(7001, message_id, buttons[label], user_id=7001)
             made = botapi.wait_for(
-                lambda c, method=method: c.method == method and c.chat_id == 7001,
+                partial(lambda method, c: c.method == method and c.chat_id == 7001, method),
                 timeout=60,
                 start=start,
             )
@@ -238,7 +240,7 @@ def test_translate_default_and_a_chat_choice_decide_what_the_worker_is_asked(
             KEYS,
             SafetySettings(),
             LimitSettings(),
-            PromptSettings(translate_default=default),  # type: ignore[arg-type]
+            PromptSettings(translate_default=default),
             load_styles(""),
         )
         assert store.translates(ChatSettings(translate=chosen)) is expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
@@ -116,8 +117,10 @@ def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -
     for chat in chats:
         botapi.push_message(chat, f"/imagine fox number {chat}", user_id=chat)
     for chat in chats:
-        botapi.wait_for(lambda c, chat=chat: c.method == "sendPhoto" and c.chat_id == chat,
-                        timeout=90)  # fmt: skip
+        botapi.wait_for(
+            partial(lambda chat, c: c.method == "sendPhoto" and c.chat_id == chat, chat),
+            timeout=90,
+        )
     # Nothing more can come (every update delivered and handled, no job or result left):
     # both replicas took updates, alternately, and every prompt got exactly one answer.
     wait_handled(botapi, hooked.redis.url)

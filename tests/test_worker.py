@@ -15,9 +15,8 @@ from PIL import Image
 from rq import Callback, Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from common.config import QueueSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
-from testing.jobs import job_context, job_queue
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Result
+from testing.jobs import job_context, job_queue, published
 from worker.config import ModelSettings
 from worker.devices import resolve_device
 from worker.engine import Engine, load_engine, set_engine
@@ -73,8 +72,7 @@ def _run_burst(client: redis.Redis) -> None:
 
 
 def _results(client: redis.Redis) -> list[Result]:
-    entries = client.xrange(Keys(QueueSettings()).results)
-    return [Result.from_fields(fields) for _, fields in entries]
+    return published(client)
 
 
 async def test_job_from_the_bot_queue_publishes_a_jpeg_result(
@@ -95,7 +93,7 @@ def test_jobs_are_json_not_pickle(installed: Engine, redis_url: str) -> None:
     asyncio.run(job_queue(client).submit(job_context("a fox", seed=5)))
     (job_key,) = client.keys("rq:job:*")
     data = client.hget(job_key, "data")
-    assert data is not None
+    assert isinstance(data, bytes)
     # RQ zlib-compresses the serialised call; inside is plain JSON, not a pickle.
     func, _, args, kwargs = json.loads(zlib.decompress(data))
     assert (func, args) == ("worker.jobs.generate", [])
