@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         env = {
             "REDIS_URL": server.url,
             "MODEL_ID": str(model),
+            "DEVICE": "cpu",  # what the section's title says, on a CUDA host too
             "SAFETY_MODEL_ID": str(safety),
             "TRANSLATE_MODEL_ID": "",
         }

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import torch
+from diffusers import AutoPipelineForImage2Image
 from PIL import Image
 
 from bench.checks import GIB, agreement, engine_peaks, finite, targets
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _counter = itertools.count()
+# The input picture of the image-to-image rows, for the engine and the plain pipeline alike.
+PHOTO = Image.effect_noise((512, 512), 64).convert("RGB")
 VAE_DTYPES = {"fp32dec": torch.float32, "bf16dec": torch.bfloat16, "fp16vae": torch.float16}
 
 
@@ -48,8 +51,24 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def plain_call(pipe: Any) -> Callable[[int], list[bytes]]:
-    """What a diffusers user writes: the pipeline call, then Pillow's JPEG encoder."""
+def plain_call(pipe: Any, tokens: set[str]) -> Callable[[int], list[bytes]]:
+    """What a diffusers user writes: the pipeline call, then Pillow's JPEG encoder; with
+    `i2i`, the image-to-image pipeline on the same input picture as the engine's (strength
+    0.5 of two steps: the one step the engine makes)."""
+    if "i2i" in tokens:
+        img2img = AutoPipelineForImage2Image.from_pipe(pipe)
+
+        def from_photo(batch: int) -> list[bytes]:
+            out = img2img(
+                prompt=_prompts(batch),
+                image=[PHOTO] * batch,
+                strength=0.5,
+                num_inference_steps=2,
+                guidance_scale=0.0,
+            )
+            return [_jpeg(image) for image in out.images]
+
+        return from_photo
 
     def run(batch: int) -> list[bytes]:
         out = pipe(prompt=_prompts(batch), num_inference_steps=1, guidance_scale=0.0)
@@ -60,7 +79,6 @@ def plain_call(pipe: Any) -> Callable[[int], list[bytes]]:
 
 def engine_call(engine: Engine, tokens: set[str]) -> Callable[[int], list[bytes]]:
     """hot: the same few prompts again and again (cache hits); i2i: image-to-image."""
-    photo = Image.effect_noise((512, 512), 64).convert("RGB")
 
     def run(batch: int) -> list[bytes]:
         prompts = [f"popular prompt {i}" for i in range(batch)] if "hot" in tokens else None
@@ -69,7 +87,7 @@ def engine_call(engine: Engine, tokens: set[str]) -> Callable[[int], list[bytes]
             for p in prompts or _prompts(batch)
         ]
         if "i2i" in tokens:
-            return engine.encode(engine.image_to_image(requests, photo), "jpeg")
+            return engine.encode(engine.image_to_image(requests, PHOTO), "jpeg")
         return engine.generate(requests)
 
     return run
@@ -130,12 +148,13 @@ def run_variant(
     engine = build_engine(args, tokens, plain_pipe if args.shared else None)
     warm = engine.warm_up()
     startup = f"start-up {variant}: build {time.perf_counter() - started:.1f} s; " + ", ".join(
-        f"batch {w.batch} {w.seconds:.1f} s / {max(0, w.peak_bytes - base) / GIB:.2f} GiB"
+        f"batch {w.batch} {w.seconds:.1f} s / "
+        + (f"{max(0, w.peak_bytes - base) / GIB:.2f} GiB" if cuda else "memory n/a off CUDA")
         for w in warm
     )
     agree = "n/a (other decoder)" if "tinyvae" in tokens else agreement(plain_pipe, engine)
     decodes = finite(engine)
-    calls = {"plain": plain_call(plain_pipe), variant: engine_call(engine, tokens)}
+    calls = {"plain": plain_call(plain_pipe, tokens), variant: engine_call(engine, tokens)}
     peaks = engine_peaks(calls[variant], args.batches, base)
     times = measure(calls, args)
     rows: list[list[object]] = []

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from diffusers import AutoPipelineForImage2Image
 
 from bench import model, report, safety
 from bench.checks import targets
@@ -44,6 +45,33 @@ def test_model_bench_compares_plain_and_engine(capsys: pytest.CaptureFixture[str
     # The GPU targets are judged only for the full architecture on a GPU.
     assert "targets for" not in out
     assert "start-up vae+hot+nofuse: build" in out
+
+
+def test_model_bench_compares_image_to_image_with_the_image_to_image_pipeline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The i2i rows' plain side is diffusers' image-to-image pipeline on the same picture,
+    and off CUDA no memory figure is printed as if it had been measured."""
+    called: list[int] = []
+    real = AutoPipelineForImage2Image.from_pipe
+
+    def counted(pipe: object) -> object:
+        img2img = real(pipe)
+
+        def call(**kwargs: object) -> object:
+            images = kwargs["image"]
+            assert isinstance(images, list) and images[0] is model.PHOTO
+            called.append(len(images))
+            return img2img(**kwargs)
+
+        return call
+
+    monkeypatch.setattr(AutoPipelineForImage2Image, "from_pipe", counted)
+    args = "--preset tiny --batches 1 --iters 1 --warm 0 --variants vae+i2i --no-append"
+    model.main(args.split())
+    out = capsys.readouterr().out
+    assert called and set(called) == {1}
+    assert "memory n/a off CUDA" in out and "GiB" not in out.split("start-up")[1].split("\n")[0]
 
 
 def test_targets_are_judged_per_decoder() -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import gettext as _
+from redis.exceptions import RedisError
 
 from bot import texts
 from bot.outbound.aside import aside
@@ -34,8 +35,9 @@ async def answer(message: Message, outcome: Queued | Refused) -> None:
     elif outcome.first_use:
         try:
             await message.answer(_(texts.FIRST_USE))
-        except TelegramAPIError as exc:
-            # The picture is on its way; an apology for a lost notice would only confuse.
+        except (TelegramAPIError, RedisError) as exc:
+            # The picture is on its way; an apology for a lost notice would only confuse (with
+            # Redis away the pacer cannot give it a turn).
             log.warning("licence notice for chat %s not sent: %s", message.chat.id, exc)
 
 

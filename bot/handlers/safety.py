@@ -4,7 +4,8 @@
 - a button press nobody handles (forged, or from an old message) is answered, so the user's
   button stops spinning;
 - Redis being unreachable, wherever a handler met it, is answered "temporarily unavailable":
-  a reply to a message, an alert on a button, a one-line inline result;
+  a reply to a message, an alert on a button, a one-line inline result; unless the update
+  was handled before (`bot/shared/attempt.py`): then it is left in the inbox, unanswered;
 - a reply dropped because its chat is at Telegram's limit (`SendSkipped`) is only logged;
 - any other exception from a handler is logged (through the token-redacting log handlers) and
   the user gets an apology instead of silence. Nothing escapes to aiogram.
@@ -33,6 +34,7 @@ from bot.i18n import locale_for
 from bot.outbound.aside import aside, receiver
 from bot.outbound.pacing import SendSkipped
 from bot.play.inline import article
+from bot.shared.attempt import HANDLED_BEFORE
 from bot.shared.origin import Origin
 
 if TYPE_CHECKING:
@@ -106,6 +108,10 @@ async def redis_unavailable(event: ErrorEvent, i18n: I18n) -> bool:
     unavailable", wherever a handler met it."""
     update = event.update
     what = "Redis" if isinstance(event.exception, RedisError) else "Telegram"
+    if HANDLED_BEFORE.get() and isinstance(event.exception, RedisError):
+        # Perhaps answered already: no apology; the inbox keeps it for another try.
+        log.warning("update %d, handled before, met Redis failing again", update.update_id)
+        raise event.exception
     log.error("update %d: %s unavailable", update.update_id, what, exc_info=event.exception)
     await _apologise(update, i18n, texts.UNAVAILABLE)
     return True

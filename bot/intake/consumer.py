@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from bot import metrics
 from bot.intake.inbox import READ_COUNT
+from bot.shared.attempt import HANDLED_BEFORE
 from bot.shared.running import Running, honour_cancellation
 from common.config import REDIS_RETRY_MAX_S
 
@@ -146,7 +147,11 @@ class Intake:
                 if not again:  # a retry's wait since its record is a crash's, not the path's
                     metrics.STAGE_INBOX.observe(metrics.since_entry(entry_id))
                 started = time.perf_counter()
-                await self._feed(update)
+                token = HANDLED_BEFORE.set(again)
+                try:
+                    await self._feed(update)
+                finally:
+                    HANDLED_BEFORE.reset(token)
                 metrics.STAGE_HANDLER.observe(time.perf_counter() - started)
         except ValidationError as exc:
             log.error("update entry %s is not a Telegram update (%s); dropped", name, exc)

@@ -92,7 +92,9 @@ class StatusBoard:
                 origin.chat_id,
             )
             return
-        except TelegramAPIError as exc:
+        except (TelegramAPIError, RedisError) as exc:
+            # Redis: the pacer could not give the message its turn. The job is queued either
+            # way, and its picture needs no apology next to it.
             log.warning("queue status for job %s not sent: %s", context.job_id, exc)
             return
         message_id, receiver = sent.message_id, None
@@ -107,7 +109,12 @@ class StatusBoard:
             group=origin.group,
             locale=origin.locale,
         )
-        await self._redis.hset(self._key, context.job_id, status.model_dump_json())
+        try:
+            await self._redis.hset(self._key, context.job_id, status.model_dump_json())
+        except RedisError as exc:
+            # Unrecorded, nothing would ever edit or remove it: it goes at once.
+            log.warning("queue status for job %s not kept (%s); removed", context.job_id, exc)
+            await self._remove(status)
 
     async def react_queued(self, context: JobContext) -> None:
         """👀 on a group's prompt. A result delivered before Telegram took it (another bot
@@ -155,7 +162,9 @@ class StatusBoard:
         if raw is None:
             return
         await self._redis.hdel(self._key, job_id)
-        status = StatusMessage.model_validate_json(raw)
+        await self._remove(StatusMessage.model_validate_json(raw))
+
+    async def _remove(self, status: StatusMessage) -> None:
         with contextlib.suppress(TelegramAPIError):
             if status.receiver is not None:
                 await self._bot.delete_ephemeral_message(
