@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,15 +135,16 @@ class Admission:
             return Refused(texts.BLOCKED)
         if self._fair_use.recently_refused(origin.user_id):
             return Refused(texts.SLOW_DOWN, tell=False)
-        # Two independent reads at once: one round trip's wait, not two in a row.
-        (depth, undelivered, repeated), (style, translate) = await asyncio.gather(
-            self._backlog_and_repeat(origin), self._choices(origin, style, keep)
-        )
+        # One after the other, on one connection at a time: run at once, they would take a
+        # second connection from the pool, which after a Redis restart may be one that died
+        # with it (its first command fails), and one round trip is not worth that.
+        depth, undelivered, repeated = await self._backlog_and_repeat(origin)
         if repeated:
             return Repeated()
         if await self._community.is_paused() and not self._fair_use.is_admin(origin.user_id):
             tell = await self._fair_use.may_tell(origin, everyone=True)
             return Refused(texts.PAUSED, tell=tell, everyone=True)
+        style, translate = await self._choices(origin, style, keep)
         job_id = job_id_for(origin)
         refusal = await self._fair_use.admit(
             origin, job_id, queue_depth=depth, undelivered=undelivered
