@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 import redis
 import redis.asyncio as aredis
 from aiogram import Bot
-from aiogram.client.session.base import BaseSession
-from aiogram.types import Message, User
 
 from bench.report import append, table
 from bot.app import build_dispatcher, build_services
@@ -33,64 +31,11 @@ from bot.config import load_settings
 from bot.intake.consumer import Intake, dispatcher_feed
 from bot.intake.inbox import Inbox
 from testing.jobs import stand_in_worker
+from testing.local_session import LocalSession, private_message
 from testing.support import TOKEN, RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
-    from aiogram.methods import TelegramMethod
-
-
-class LocalSession(BaseSession):
-    """Answers every Bot API call at once: True, or a minimal sent message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[Any],
-        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
-    ) -> Any:
-        self.calls += 1
-        if method.__returning__ is bool:
-            return True
-        if method.__returning__ is User:
-            return User(id=1, is_bot=True, first_name="Bench", username="BenchBot")
-        chat_id = getattr(method, "chat_id", 1)
-        return Message.model_validate(
-            {"message_id": 1, "date": 0, "chat": {"id": chat_id, "type": "private"}}
-        )
-
-    async def stream_content(
-        self,
-        url: str,
-        headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
-        chunk_size: int = 65536,
-        raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        # Nothing in the measured scenarios downloads a file.
-        raise RuntimeError("the benchmark session serves no files")
-        yield b""
-
-    async def close(self) -> None:
-        return None
-
-
-def _update(update_id: int, user: int, text: str) -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "chat": {"id": user, "type": "private"},
-            "from": {"id": user, "is_bot": False, "first_name": "Spam"},
-            "text": text,
-        },
-    }
+    pass
 
 
 SCENARIOS = {
@@ -178,7 +123,7 @@ async def run(updates: int, redis_url: str) -> list[list[object]]:
             # not (the licence notice), so both paths meet the same mix.
             first = 1_000_000 if path == "direct" else 2_000_000
             batch = [
-                _update(i, 1 + i % users if users else first + i, text)
+                private_message(i, 1 + i % users if users else first + i, text)
                 for i in range(1, updates + 1)
             ]
             rows.append([name, *await bench.measure(path, batch)])

@@ -17,72 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aredis
 from aiogram import Bot
-from aiogram.client.session.base import BaseSession
-from aiogram.types import Message
 
 from bot.app import build_dispatcher, build_services
 from bot.config import DeliverySettings, load_settings
 from bot.intake.consumer import Intake, dispatcher_feed
 from bot.intake.inbox import Inbox
 from testing.jobs import KEYS
+from testing.local_session import LocalSession, private_message
 from testing.support import TOKEN, free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
-    from aiogram.methods import TelegramMethod
-
-
-class Said(BaseSession):
-    """Telegram answering every call at once; keeps the texts the bot sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: list[str] = []
-
-    async def make_request(
-        self,
-        bot: Bot,
-        method: TelegramMethod[Any],
-        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
-    ) -> Any:
-        if method.__returning__ is bool:
-            return True
-        self.texts.append(str(getattr(method, "text", "")))
-        chat = {"id": getattr(method, "chat_id", 1), "type": "private"}
-        return Message.model_validate({"message_id": 1, "date": 0, "chat": chat})
-
-    async def stream_content(
-        self,
-        url: str,
-        headers: dict[str, Any] | None = None,
-        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
-        chunk_size: int = 65536,
-        raise_for_status: bool = True,
-    ) -> AsyncGenerator[bytes, None]:
-        raise RuntimeError("no files here")
-        yield b""
-
-    async def close(self) -> None:
-        return None
-
-
-def _prompt(update_id: int, user: int) -> dict[str, Any]:
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 0,
-            "chat": {"id": user, "type": "private"},
-            "from": {"id": user, "is_bot": False, "first_name": "Ann"},
-            "text": "/imagine a fox",
-        },
-    }
+    pass
 
 
 async def run(inbox_url: str) -> dict[str, Any]:
     os.environ.update({"BOT_TOKEN": TOKEN, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
-    session = Said()
+    session = LocalSession()
     bot = Bot(TOKEN, session=session)
     services = build_services(load_settings(), bot)
     client = aredis.Redis.from_url(inbox_url)
@@ -94,7 +44,7 @@ async def run(inbox_url: str) -> dict[str, Any]:
         intake = Intake(inbox, feed, DeliverySettings())
         await inbox.ensure_group()
         for name, update_id, again in (("again", 77, True), ("first", 78, False)):
-            await inbox.record(_prompt(update_id, 4000 + update_id))
+            await inbox.record(private_message(update_id, 4000 + update_id, "/imagine a fox"))
             await intake.dispatch(await inbox.read(">", 10, block_ms=None), again=again)
             await intake.drain(10)
             out[name] = {"said": list(session.texts), "pending": await inbox.pending()}

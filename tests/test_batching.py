@@ -18,8 +18,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from common.config import QueueSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Result
 from testing.jobs import published
 from testing.safety_models import save_classifier
 from worker.batching import BatchWorker
@@ -70,10 +69,7 @@ def _work(client: redis.Redis, max_batch: int = 4) -> None:
 
 
 def _results(client: redis.Redis) -> dict[str, Result]:
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
-        Keys(QueueSettings()).results
-    )
-    return {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
+    return {r.job_id: r for r in published(client)}
 
 
 def _mean_difference(a: bytes, b: bytes) -> float:

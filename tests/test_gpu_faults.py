@@ -14,7 +14,8 @@ from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from common.config import QueueSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Keys, Result
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest, Result
+from testing.jobs import published
 from worker.batching import BatchWorker
 from worker.config import ModelSettings, SpeedSettings
 from worker.engine import Engine, load_engine, set_engine
@@ -86,10 +87,7 @@ def _enqueue(client: redis.Redis, count: int, retries: int = 0) -> list[str]:
 
 
 def _results(client: redis.Redis) -> dict[str, Result]:
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(  # type: ignore[assignment]
-        Keys(QueueSettings()).results
-    )
-    return {r.job_id: r for r in (Result.from_fields(fields) for _, fields in entries)}
+    return {r.job_id: r for r in published(client)}
 
 
 def _mean_difference(a: bytes, b: bytes) -> float:
