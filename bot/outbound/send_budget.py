@@ -5,7 +5,9 @@ Windows: "all" (`PACE_TOTAL_PER_S` a second), "chat:{id}" (`PACE_CHAT_BURST` per
 for groups, supergroups and channels). Each is kept `MARGIN_S` longer than its period, so
 network jitter between the bot and Telegram never turns an exact fit into a 429. A call of
 several messages (an album) goes once its messages fit, or once a window too small for it is
-empty; a 429 holds a chat (or everyone) for Telegram's `retry_after`.
+empty; then the messages past the window's size are owed, and count as sent later, one per
+`period / limit`, so an album of four in a chat that takes one a second keeps that chat
+four seconds, not three. A 429 holds a chat (or everyone) for Telegram's `retry_after`.
 
 Reservations made while one is on its way to Redis go together in the next call: under load
 the pacer costs one round trip per batch, not per message, and one connection at most.
@@ -61,9 +63,18 @@ for r = 1, tonumber(ARGV[1]) do
   if wait == 0 then
     for i = 0, n - 1 do
       local window = KEYS[k + 2 * i]
+      local limit = tonumber(ARGV[a + 2 * i])
+      local period = tonumber(ARGV[a + 2 * i + 1])
       local used = redis.call('ZCARD', window)
-      for j = 1, cost do redis.call('ZADD', window, now, now .. '-' .. (used + j)) end
-      redis.call('PEXPIRE', window, tonumber(ARGV[a + 2 * i + 1]))
+      local last = now
+      for j = 1, cost do
+        -- Messages past the window's limit (an album bigger than it) are owed: each counts
+        -- from a later moment, one limit's share of the period apart, so the average rate
+        -- holds and not only the burst.
+        last = now + math.floor(math.max(0, used + j - limit) * period / limit)
+        redis.call('ZADD', window, last, now .. '-' .. (used + j))
+      end
+      redis.call('PEXPIRE', window, last - now + period)
     end
   end
   waits[r] = wait

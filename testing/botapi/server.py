@@ -63,12 +63,12 @@ class FakeBotAPI(PushMixin, InspectMixin):
         self._closing = False
         self._pusher: asyncio.Task[None] | None = None
         # Telegram's flood control, when asked for (`flood_mode`); None sends without limits.
-        self._flood = FloodGate(flood) if flood is not None else None
+        self._flood = FloodGate(flood, self.state) if flood is not None else None
 
     def flood_mode(self, limits: Flood | None = None) -> None:
         """Answer 429 with `retry_after`, as Telegram does, to a bot sending past `limits`
         (Telegram's defaults when None). The count of such answers is `throttled`."""
-        self._flood = FloodGate(limits or Flood())
+        self._flood = FloodGate(limits or Flood(), self.state)
 
     @property
     def throttled(self) -> list[Call]:
