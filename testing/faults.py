@@ -15,27 +15,59 @@ from testing.jobs import KEYS
 if TYPE_CHECKING:
     from testing.botapi import Call, FakeBotAPI
 
-ANSWERS = ("sendPhoto", "sendMessage")
+ANSWERS = ("sendPhoto", "sendMessage", "sendMediaGroup", "sendDocument")
+LICENCE = "licence"
 
 
 def received(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
-    """Answers the user of `chat_id` got (accepted by Telegram), in order.
+    """Every message the user of `chat_id` got (accepted by Telegram), in order: answers,
+    the licence notice and queue statuses alike."""
+    return [c for c in botapi.sent(chat_id=chat_id) if c.method in ANSWERS and c.ok]
 
-    The one-time licence notice before a user's first picture is not an answer to a request.
-    """
-    return [
-        c
-        for c in botapi.sent(chat_id=chat_id)
-        if c.method in ANSWERS and c.ok and not is_notice(c)
-    ]
+
+def answers(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
+    """What answered the user's requests: `received` without the notices around them."""
+    return [c for c in received(botapi, chat_id) if not is_notice(c)]
 
 
 def is_notice(call: Call) -> bool:
     """The licence notice before a first picture, or an "In queue" status (deleted later):
     information around a request, not its answer."""
-    return call.method == "sendMessage" and call.result["text"].startswith(
-        ("Before your first", "In queue:")
-    )
+    return is_licence(call) or is_status(call)
+
+
+def _text(call: Call) -> str:
+    """What the call asked to show (refused calls have no result)."""
+    return str(call.params.get("text", "")) if call.method == "sendMessage" else ""
+
+
+def is_licence(call: Call) -> bool:
+    return _text(call).startswith("Before your first")
+
+
+def seen(botapi: FakeBotAPI, chat_id: int) -> list[str]:
+    """Everything the user received, in order: "licence" for the licence notice, "photo",
+    "album", "file", else the message's text. Queue statuses come and go while a request
+    waits, so they are left out here and checked by `statuses_left`."""
+    labels = {"sendPhoto": "photo", "sendMediaGroup": "album", "sendDocument": "file"}
+    return [
+        LICENCE if is_licence(c) else labels.get(c.method) or c.result["text"]
+        for c in received(botapi, chat_id)
+        if not is_status(c)
+    ]
+
+
+def is_status(call: Call) -> bool:
+    return _text(call).startswith("In queue:")
+
+
+def statuses_left(botapi: FakeBotAPI, chat_id: int) -> list[str]:
+    """The queue statuses still shown in the chat: none once its requests are answered."""
+    return [
+        m["text"]
+        for m in botapi.state.messages(chat_id)
+        if m.get("from", {}).get("is_bot") and str(m.get("text", "")).startswith("In queue:")
+    ]
 
 
 def photos(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
@@ -43,7 +75,8 @@ def photos(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
 
 
 def messages(botapi: FakeBotAPI, chat_id: int) -> list[str]:
-    return [c.result["text"] for c in received(botapi, chat_id) if c.method == "sendMessage"]
+    """The texts of the answers (notices left out: `seen` has them)."""
+    return [c.result["text"] for c in answers(botapi, chat_id) if c.method == "sendMessage"]
 
 
 def attempts(botapi: FakeBotAPI, chat_id: int, method: str = "sendPhoto") -> list[Call]:

@@ -187,10 +187,26 @@ def _verdicts(verdict: str) -> float:
     return value if value is not None else 0.0
 
 
-def test_a_lone_job_does_not_wait_for_company(client: redis.Redis, engine: Engine) -> None:
+def test_a_lone_job_does_not_wait_for_company(
+    client: redis.Redis, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (request,) = _requests(1)
     job = _enqueue(client, request.model_dump())
+    drawn_at: list[float] = []
+    draw = engine.pixels
+
+    def timed(requests: Sequence[GenerationRequest]) -> torch.Tensor:
+        drawn_at.append(time.monotonic())
+        return draw(requests)
+
+    monkeypatch.setattr(engine, "pixels", timed)
+    started = time.monotonic()
     _work(client, max_batch=8)
+    # From the worker's start to the engine call: the worker's own start-up and one empty
+    # look at the queue. Any wait for more jobs to join (none come) would show here: it is
+    # a bound on waiting for nothing, far above what taking the job costs.
+    assert len(drawn_at) == 1
+    assert drawn_at[0] - started < 1.0
     assert _results(client)[job.id].image == engine.generate([request])[0]
     summary = Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value()
     assert summary is not None

@@ -5,6 +5,7 @@ about 30 a second in all, an album's items counted one by one."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,7 +28,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     moved = Clock()
-    monkeypatch.setattr(flood.time, "monotonic", moved)
+    monkeypatch.setattr(flood, "time", SimpleNamespace(monotonic=moved))
     return moved
 
 
@@ -41,6 +42,7 @@ def refused(gate: FloodGate, method: str, chat: int | str, **params: object) -> 
         gate.check(method, {"chat_id": chat, **params})
     except ApiError as exc:
         assert exc.status == 429
+        assert exc.parameters is not None
         retry_after = exc.parameters["retry_after"]
         assert isinstance(retry_after, int)
         return retry_after

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import redis
 from PIL import Image
 
-from testing.faults import received, wait_handled
+from testing.faults import LICENCE, answers, seen, wait_handled
 from testing.jobs import KEYS
 from tests.conftest import BOT_USERNAME
 
@@ -147,5 +147,6 @@ def test_empty_imagine_gives_usage_and_no_job(stack: Stack) -> None:
     second = botapi.push_message(1004, "/imagine a fox", user_id=1004)
     photo = botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 1004, timeout=60)
     assert photo.result["reply_to_message"]["message_id"] == second["message_id"]
-    answered = [c.method for c in received(botapi, 1004)]
+    answered = [c.method for c in answers(botapi, 1004)]
     assert answered == ["sendMessage", "sendPhoto"]  # the usage hint, the photo
+    assert seen(botapi, 1004)[1:] == [LICENCE, "photo"]

@@ -199,3 +199,35 @@ def test_an_upscale_is_screened_like_any_picture(flagged: Stack) -> None:
     )
     assert held.result["reply_to_message"]["message_id"] == message_id
     assert len(botapi.sent(chat, "sendPhoto")) == 2
+
+
+def test_an_operator_forbidding_off_gives_chats_that_chose_it_their_default(
+    flagged: Stack,
+) -> None:
+    """Last in this module: it restarts the bot with `SAFETY_ALLOW_OFF=false`."""
+    botapi, chat = flagged.botapi, 7108
+    assert _say(botapi, chat, "/safety off").result["text"].endswith("is now off.")
+    assert "has_media_spoiler" not in _say(botapi, chat, "a red fox", "sendPhoto").result
+    assert flagged.bot is not None
+    flagged.bot.stop()
+    flagged.bot = flagged.spawn.bot(
+        flagged.redis.url,
+        botapi,
+        admin_ids=str(OPERATOR),
+        storage_chat_id=str(STORAGE),
+        safety_allow_off="false",
+    )
+    # The private chat's choice of off now reads as its default, blur; a group's as block.
+    assert _say(botapi, chat, "a red fox", "sendPhoto").result["has_media_spoiler"] is True
+    operator = _say(botapi, GROUP, "/safety", user_id=OPERATOR)
+    assert operator.result["text"].startswith("This chat's safety policy: block.")
+    held = _say(botapi, GROUP, "/imagine a fox", user_id=7203)
+    assert held.result["text"] == texts.SAFETY_HELD
+    # Nobody can choose off again, not even the operator; the choices no longer offer it.
+    refused = _say(botapi, chat, "/safety off")
+    assert refused.result["text"] == texts.SETTINGS_NOT_ALLOWED
+    assert _say(botapi, GROUP, "/safety off", user_id=OPERATOR).result["text"] == (
+        texts.SETTINGS_NOT_ALLOWED
+    )
+    usage = _say(botapi, chat, "/safety")
+    assert usage.result["text"].endswith("(block, blur).")

@@ -3,6 +3,7 @@ computed on the device from the decoded pixels, published with each result."""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,7 +14,8 @@ from PIL import Image
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
-from common.protocol import Result
+from bot.requests.sources import normalise
+from common.protocol import GenerationRequest, Result
 from testing.jobs import job_context, job_queue, published
 from testing.safety_models import save_classifier
 from worker.config import ModelSettings, SafetySettings
@@ -128,3 +130,22 @@ async def test_photo_and_album_jobs_publish_a_verdict_per_image(
     assert results[photo.job_id].flagged == (True,)
     assert results[album.job_id].flagged == (True, True, True)
     assert all(score > 0.99 for score in results[album.job_id].scores)
+
+
+def test_an_image_to_image_picture_is_checked_like_any_other(
+    checking: None, redis_url: str
+) -> None:
+    """A photo someone sent, redrawn, is a new picture: it goes through the same classifier
+    (here one that flags everything) and its result says so."""
+    client = redis.Redis.from_url(redis_url)
+    photo = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(photo, format="JPEG")
+    client.set("in:photo", normalise(photo.getvalue(), 50_000_000))
+    queue = Queue("imagine", connection=client, serializer=JSONSerializer)
+    request = GenerationRequest(prompt="a fox", seed=3, source="in:photo", strength=0.6)
+    job = queue.enqueue_call("worker.play.render", kwargs={"requests": [request.model_dump()]})
+    SimpleWorker([queue], connection=client, serializer=JSONSerializer).work(burst=True)
+    (result,) = [r for r in published(client) if r.job_id == job.id]
+    assert result.status == "ok"
+    assert result.flagged == (True,)
+    assert result.scores[0] > 0.99

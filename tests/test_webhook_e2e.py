@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from testing.faults import photos, received, wait_handled
+from testing.faults import LICENCE, photos, seen, wait_handled
 from testing.support import TOKEN, Process, bot_refusing_to_start, free_port
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -
     used = [d.url for d in botapi.state.deliveries if d.status == 200]
     assert set(used) == {url_1, url_2}
     for chat in chats:
-        assert [c.method for c in received(botapi, chat)] == ["sendPhoto"]
+        assert seen(botapi, chat) == [LICENCE, "photo"]
     assert first.proc.poll() is None and second.proc.poll() is None
 
 
@@ -158,7 +158,7 @@ def test_redis_away_makes_the_webhook_answer_503_and_telegram_delivers_again(
         wait_handled(botapi, stack.redis.url)
         statuses = [d.status for d in botapi.state.deliveries]
         assert statuses[0] == 503 and statuses[-1] == 200
-        assert [c.method for c in received(botapi, 6201)] == ["sendPhoto"]
+        assert seen(botapi, 6201) == [LICENCE, "photo"]
         assert bot.proc.poll() is None
     finally:
         stack.close()
