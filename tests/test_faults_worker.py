@@ -7,6 +7,7 @@ generation, which gives the tests a job that is certainly running when they stri
 from __future__ import annotations
 
 import signal
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -149,3 +150,25 @@ def test_sigterm_finishes_the_running_job_then_exits(world: World) -> None:
     wait_settled(world.redis.url)
     for chat in (2004, 2005):
         assert seen(world.botapi, chat) == [LICENCE, "photo"]
+
+
+def test_a_second_sigterm_stops_at_once_and_the_job_is_drawn_by_the_next_worker(
+    world: World,
+) -> None:
+    slow = world.add_worker(slow_s=60)
+    world.botapi.push_message(2006, "/imagine a fox for an impatient operator", user_id=2006)
+    slow.wait_for_output("slow generation started", timeout=30)
+    slow.signal(signal.SIGTERM)
+    slow.wait_for_output("stop requested", timeout=10)
+    # The first only asks the job to finish (it would take a minute); the second is final.
+    # RQ takes a second one within a second for the same signal sent twice (a supervisor
+    # and the terminal both passing on one Ctrl+C): an operator's comes later than that.
+    time.sleep(1.5)
+    slow.signal(signal.SIGTERM)
+    slow.proc.wait(5)  # not the minute the job would take, nor its 10 s timeout
+    assert "cold shut down" in slow.output()
+    assert seen(world.botapi, 2006) == [LICENCE]
+    world.add_worker()
+    world.botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 2006, timeout=60)
+    wait_settled(world.redis.url)
+    assert seen(world.botapi, 2006) == [LICENCE, "photo"]

@@ -275,3 +275,46 @@ def test_each_answer_that_is_not_a_picture_counts_once_as_its_kind(
         k: 1.0 if k == kind else 0.0 for k in FAILURE_KINDS
     }
     assert (REGISTRY.get_sample_value("imagine_bot_pictures_sent_total") or 0.0) == sent
+
+
+async def test_healthz_is_503_once_a_background_loop_has_ended(redis_url: str) -> None:
+    from bot.runtime import supervise
+
+    client = aredis.Redis.from_url(redis_url)
+    port = free_port()
+    runs: list[int] = []
+    restarted = asyncio.Event()
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise RuntimeError("a bug in one round")
+        restarted.set()
+        await asyncio.Event().wait()
+
+    kept = asyncio.create_task(supervise("flaky", flaky))
+    loops = [kept]
+    endpoint = await serve(MetricsSettings(metrics_port=port), BotHealth(client, "q", loops))
+
+    def get() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    try:
+        # A crash is a restart, not an ending: still ready.
+        await asyncio.wait_for(restarted.wait(), 10)
+        assert await asyncio.to_thread(get) == (200, "ok\n")
+        # A loop that is over (here one that simply returned) makes the bot not ready.
+        ended = asyncio.create_task(asyncio.sleep(0))
+        loops.append(ended)
+        await ended
+        status, text = await asyncio.to_thread(get)
+        assert status == 503
+        assert "1 of 2 background loops ended" in text
+    finally:
+        kept.cancel()
+        await endpoint.close()
+        await client.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import urllib.error
 import urllib.request
 from functools import partial
@@ -23,11 +24,13 @@ SECRET = "s3cret-webhook_token-for-tests"
 PUBLIC_URL = "https://bot.example.org/telegram/hook"
 
 
-def _webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
+def _webhook_bot(
+    stack: Stack, consumer: str, module: str = "bot", **env: str
+) -> tuple[Process, str]:
     """A bot in webhook mode on a port of its own, once its webhook is set; returns it and
     the URL it serves."""
     before = len(stack.botapi.calls)
-    bot, url = _spawn_webhook_bot(stack, consumer)
+    bot, url = _spawn_webhook_bot(stack, consumer, module, **env)
     stack.botapi.wait_for(
         lambda c: c.method == "setWebhook" and c.ok and stack.botapi.calls.index(c) >= before,
         timeout=60,
@@ -35,10 +38,12 @@ def _webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
     return bot, url
 
 
-def _spawn_webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
+def _spawn_webhook_bot(
+    stack: Stack, consumer: str, module: str = "bot", **env: str
+) -> tuple[Process, str]:
     botapi, port = stack.botapi, free_port()
     bot = stack.spawn(
-        "bot",
+        module,
         redis_url=stack.redis.url,
         bot_token=TOKEN,
         telegram_api_url=botapi.base_url,
@@ -47,6 +52,7 @@ def _spawn_webhook_bot(stack: Stack, consumer: str) -> tuple[Process, str]:
         webhook_host="127.0.0.1",
         webhook_port=str(port),
         consumer_name=consumer,
+        **env,
     )
     return bot, f"http://127.0.0.1:{port}/telegram/hook"
 
@@ -108,10 +114,13 @@ def test_webhook_is_set_and_only_updates_with_the_secret_are_drawn(hooked: Stack
     ]
 
 
-def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -> None:
+def test_replicas_behind_a_balancer_answer_each_prompt_once_even_one_dying_after_its_200(
+    hooked: Stack, tmp_path: Path
+) -> None:
     botapi = hooked.botapi
-    first, url_1 = _webhook_bot(hooked, "bot-1")
-    second, url_2 = _webhook_bot(hooked, "bot-2")
+    # An update left unfinished by a consumer that is gone is taken over after a second.
+    first, url_1 = _webhook_bot(hooked, "bot-1", claim_idle_s="1")
+    second, url_2 = _webhook_bot(hooked, "bot-2", claim_idle_s="1")
     botapi.state.webhook.deliver_to = [url_1, url_2]
     chats = range(6101, 6107)
     for chat in chats:
@@ -129,6 +138,34 @@ def test_two_replicas_behind_a_balancer_answer_each_prompt_once(hooked: Stack) -
     for chat in chats:
         assert seen(botapi, chat) == [LICENCE, "photo"]
     assert first.proc.poll() is None and second.proc.poll() is None
+
+    # A third replica records an update, answers Telegram 200 and is killed in its handler
+    # (the request admitted, nothing queued): Telegram will not send it again, so the
+    # others must finish it from the inbox. They are frozen meanwhile, so that the update
+    # is surely read by the replica that dies (any replica reads any recorded update).
+    for replica in (first, second):
+        replica.signal(signal.SIGSTOP)
+    dying, url_3 = _webhook_bot(
+        hooked,
+        "bot-3",
+        module="testing.crashing_bot",
+        crash_at="admitted",
+        crash_flag=str(tmp_path / "crashed"),
+    )
+    botapi.state.webhook.deliver_to = [url_3]
+    delivered = len(botapi.state.deliveries)
+    sent = botapi.push_message(6110, "/imagine a fox whose replica died", user_id=6110)
+    assert dying.proc.wait(30) == -signal.SIGKILL
+    assert [d.status for d in botapi.state.deliveries[delivered:]] == [200]
+    botapi.state.webhook.deliver_to = [url_1, url_2]
+    for replica in (first, second):
+        replica.signal(signal.SIGCONT)
+    photo = botapi.wait_for(lambda c: c.method == "sendPhoto" and c.chat_id == 6110, timeout=60)
+    assert photo.result["reply_to_message"]["message_id"] == sent["message_id"]
+    wait_handled(botapi, hooked.redis.url)
+    assert seen(botapi, 6110) == [LICENCE, "photo"]
+    assert len(botapi.state.deliveries) == delivered + 1  # delivered once, answered once
+    assert "taking over 1 pending update(s)" in first.output() + second.output()
 
 
 def test_redis_away_makes_the_webhook_answer_503_and_telegram_delivers_again(
