@@ -35,6 +35,12 @@ async def test_empty_and_whitespace_prompts_get_the_usage_hint(app: BotUnderTest
         assert app.jobs_for(7000 + n) == []
 
 
+async def test_a_seed_past_32_bits_is_answered_with_the_range(app: BotUnderTest) -> None:
+    await app.message(app.botapi.push_message(7005, "/imagine a fox --seed 4294967296"))
+    assert app.answers(7005) == ["A seed is a whole number from 0 to 4294967295, e.g. --seed 42."]
+    assert app.jobs_for(7005) == []
+
+
 async def test_a_10000_character_prompt_is_refused_politely(app: BotUnderTest) -> None:
     await app.message(app.botapi.push_message(7010, "/imagine " + "fox " * 2500))
     assert app.answers(7010) == [texts.TOO_LONG.format(limit=500)]

@@ -10,9 +10,11 @@ import redis.asyncio as aredis
 
 from bot.community.chat_settings import ChatSettings, ChatSettingsStore, rate_choices
 from bot.config import LimitSettings, Policy, PromptSettings, SafetySettings
-from bot.delivery.screening import screen
+from bot.delivery.screening import Screening, screen
+from bot.requests.fairuse import FairUse
 from bot.requests.jobs import Action
 from bot.shared.styles import load_styles
+from common.config import QueueSettings
 from common.protocol import Result
 from testing.jobs import KEYS, job_context
 
@@ -45,6 +47,7 @@ FLAGGED = Result(
     [
         ("off", "album", [False, False]),
         ("blur", "album", [True, False]),
+        ("blur", "photo", [True, False]),
         ("block", "album", [False]),
         ("blur", "file", [False]),
         ("off", "inline", [False]),  # flagged pictures are never offered inline
@@ -59,7 +62,41 @@ def test_a_policy_decides_what_leaves_the_bot(
     assert screened.held == 2 - len(spoilers)
     kept = [p.data for p in screened.pictures]
     assert b"1" in kept and kept == sorted(kept)
-    assert screen(context, Result(job_id="j", status="error"), policy).pictures == ()
+    # A job that failed: nothing to send, nothing held back, nobody to tell.
+    failed = screen(context, Result(job_id="j", status="error", drawn="a fox"), policy)
+    assert (failed.pictures, failed.held, failed.tell, failed.drawn) == ((), 0, False, "")
+
+
+async def test_the_chats_policy_applies_when_sent_and_a_hold_is_told_once(
+    client: aredis.Redis,
+) -> None:
+    store = _store(client)
+    screening = Screening(store, FairUse(client, KEYS, LimitSettings(), QueueSettings()))
+    album = job_context("a fox", chat_id=31, action="album", count=2)
+    clean = FLAGGED.model_copy(update={"flagged": (False, False), "drawn": "a fox, drawn"})
+    sent = await screening.screen(album, clean)
+    assert [(p.data, p.seed, p.spoiler) for p in sent.pictures] == [
+        (b"0", album.seeds[0], False),
+        (b"1", album.seeds[1], False),
+    ]
+    assert (sent.held, sent.tell, sent.drawn) == (0, False, "a fox, drawn")
+    # A private chat blurs by default; its owner switches to block, and the next result
+    # already follows it. The requester hears of a held picture once per interval.
+    blurred = await screening.screen(album, FLAGGED)
+    assert ([p.spoiler for p in blurred.pictures], blurred.held, blurred.tell) == (
+        [True, False],
+        0,
+        False,
+    )
+    await store.change(31, "safety", "block")
+    told = [await screening.screen(album, FLAGGED) for _ in range(2)]
+    assert [([p.data for p in s.pictures], s.held, s.tell) for s in told] == [
+        ([b"1"], 1, True),
+        ([b"1"], 1, False),
+    ]
+    # Inline, a flagged picture is never offered, and there is no chat to tell.
+    inline = await screening.screen(job_context("a fox", 32, action="inline", count=2), FLAGGED)
+    assert ([p.data for p in inline.pictures], inline.held, inline.tell) == ([b"1"], 1, False)
 
 
 def test_defaults_and_what_the_operator_forbids(client: aredis.Redis) -> None:

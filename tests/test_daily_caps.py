@@ -63,6 +63,19 @@ async def test_a_users_daily_cap_refuses_says_when_and_resets(make_app: MakeApp)
     assert len(app.jobs_for(user)) == 3
 
 
+async def test_a_user_over_their_rate_is_told_in_how_many_seconds(make_app: MakeApp) -> None:
+    app = make_app(user_rate="2/minute", user_inflight="10")
+    user = 9606
+    for n in range(5):  # the last two at once after the refusal: not answered again
+        await _ask(app, user, user, f"/imagine fox {n}")
+    assert len(app.jobs_for(user)) == 2
+    assert len(app.answers(user)) == 1
+    refusal = re.fullmatch(
+        r"You're going fast! Please try again in (\d+) s\.", app.answers(user)[-1]
+    )
+    assert refusal is not None and 50 < int(refusal[1]) <= 60
+
+
 async def test_a_failed_job_gives_its_place_back_and_operators_are_exempt(
     make_app: MakeApp,
 ) -> None:

@@ -6,13 +6,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis.asyncio as aredis
 
+from bot.community.chat_rules import ChatRules, ChatVerdict
 from bot.community.control import Blocklist, Community
 from bot.config import LimitSettings
-from bot.requests.fairuse import FairUse
+from bot.requests.fairuse import FairUse, Refusal
+from bot.requests.workers import Workers
 from bot.shared.origin import Origin
 from common.config import QueueSettings
 from common.protocol import Keys
@@ -53,6 +56,15 @@ async def test_user_burst_is_allowed_up_to_the_rate(client: aredis.Redis, redis_
     assert await client.zcard(KEYS.inflight(1)) == 3
 
 
+async def test_a_window_about_to_have_room_says_one_second(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url, user_rate="1/second", user_inflight=100)
+    assert await fair.admit(_private(8), "a", queue_depth=0) is None
+    refusal = await fair.admit(_private(8), "b", queue_depth=0)
+    assert refusal is not None and (refusal.reason, refusal.retry_after_s) == ("user_rate", 1)
+
+
 async def test_inflight_cap_and_release(client: aredis.Redis, redis_url: str) -> None:
     fair = _fair_use(client, redis_url, user_rate="100/minute", user_inflight=2)
     assert await fair.admit(_private(5), "a", queue_depth=0) is None
@@ -63,6 +75,8 @@ async def test_inflight_cap_and_release(client: aredis.Redis, redis_url: str) ->
     assert await client.zcard(KEYS.rate_window("user", 5)) == 2
     await fair.release(5, "a")
     assert await fair.admit(_private(5), "c", queue_depth=0) is None
+    # An admin's jobs are held too (and released alike), never capped.
+    assert [await fair.hold(77, job) for job in ("x", "y", "z")] == [1, 2, 3]
 
 
 async def test_a_slot_held_past_the_job_timeout_no_longer_counts(
@@ -107,6 +121,33 @@ async def test_group_rate_is_shared_by_its_members(client: aredis.Redis, redis_u
     assert all(r is not None and r.reason == "group_rate" for r in results[4:])
     # The same users are still served in a private chat.
     assert await fair.admit(_private(14), "private", queue_depth=0) is None
+
+
+class _OwnRate:
+    """A group whose admins chose fewer pictures per window than GROUP_RATE."""
+
+    def __init__(self, amount: int) -> None:
+        self.amount = amount
+
+    async def check(self, origin: Origin) -> ChatVerdict:
+        return ChatVerdict(group_rate=self.amount)
+
+
+async def test_a_groups_own_rate_replaces_group_rate_over_the_same_window(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    settings = LimitSettings.model_validate(
+        {"user_rate": "100/minute", "group_rate": "4/minute", "user_inflight": 100}
+    )
+    chats = cast("ChatRules", _OwnRate(2))
+    fair = FairUse(client, KEYS, settings, QueueSettings(), chats=chats)
+    outcomes = [
+        await fair.admit(_group(user, -8), f"own{user}", queue_depth=0) for user in (1, 2, 3)
+    ]
+    assert outcomes[:2] == [None, None]
+    refusal = outcomes[2]
+    assert refusal is not None and (refusal.reason, refusal.limit) == ("group_rate", 2)
+    assert 30 < refusal.retry_after_s <= 60
 
 
 async def test_a_member_retrying_at_their_own_limit_leaves_the_group_its_allowance(
@@ -163,11 +204,53 @@ async def test_windows_keep_redis_time_whatever_the_bot_host_clock_says(
 
 
 async def test_queue_cap_and_admin_exemption(client: aredis.Redis, redis_url: str) -> None:
-    fair = _fair_use(client, redis_url, queue_max_depth=5)
+    fair = _fair_use(client, redis_url, queue_max_depth=5, results_backlog_max=3)
+    assert await fair.admit(_private(1), "w", queue_depth=4, undelivered=2) is None
     refusal = await fair.admit(_private(1), "x", queue_depth=5)
     assert refusal is not None and refusal.reason == "queue_full"
     for i in range(10):
         assert await fair.admit(_group(77, 77), f"admin{i}", queue_depth=500) is None
+    # Results waiting for Telegram past the bound: nobody's request is taken, admins' neither.
+    for user in (2, 77):
+        refusal = await fair.admit(_private(user), f"late{user}", queue_depth=0, undelivered=3)
+        assert refusal is not None and refusal.reason == "queue_full"
+
+
+async def test_a_refunded_job_gives_its_place_back_in_the_users_and_the_groups_day(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url, user_daily=1, group_daily=2, user_rate="100/minute")
+    asker, other = _group(1, -7), _group(2, -7)
+    assert await fair.admit(asker, "a", queue_depth=0) is None
+    assert await fair.admit(other, "b", queue_depth=0) is None
+    refusal = await fair.admit(asker, "c", queue_depth=0)
+    assert refusal is not None and (refusal.reason, refusal.limit) == ("group_daily", 2)
+    # "a" failed: the member and the group each have a picture of the day again.
+    await fair.refund(asker, "a")
+    await fair.release(asker.user_id, "a")
+    assert await fair.admit(asker, "d", queue_depth=0) is None
+
+
+async def test_with_no_worker_alive_nobody_is_queued_or_charged(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    await client.delete(KEYS.workers)
+    settings = LimitSettings.model_validate({"admin_ids": "77"})
+    workers = Workers(client, KEYS, QueueSettings())
+    fair = FairUse(client, KEYS, settings, QueueSettings(), workers=workers)
+    for user in (1, 77):  # admins too: nothing would ever draw it
+        refusal = await fair.admit(_private(user), f"job{user}", queue_depth=0)
+        assert refusal is not None and refusal.reason == "no_worker"
+        assert await client.zcard(KEYS.inflight(user)) == 0
+
+
+async def test_a_user_just_refused_is_refused_again_without_asking_redis(
+    client: aredis.Redis, redis_url: str
+) -> None:
+    fair = _fair_use(client, redis_url)
+    fair.note_refusal(5, Refusal("user_rate", 30))
+    fair.note_refusal(6, Refusal("inflight", 0))  # nothing to wait for: Redis decides
+    assert [fair.recently_refused(user) for user in (5, 6, 7)] == [True, False, False]
 
 
 async def test_refusals_are_told_at_most_once_per_interval(
@@ -176,10 +259,13 @@ async def test_refusals_are_told_at_most_once_per_interval(
     fair = _fair_use(client, redis_url, refusal_interval_s=5)
     assert [await fair.may_tell(_private(3)) for _ in range(4)] == [True, False, False, False]
     assert await fair.may_tell(_private(4)) is True
+    # Told again once the interval is over: the marker lasts exactly that long.
+    assert 0 < await client.ttl(KEYS.refused(3)) <= 5
     # In a group, one refusal about the whole group per chat per interval, whoever asked…
     assert await fair.may_tell(_group(10, -5), everyone=True) is True
     assert await fair.may_tell(_group(11, -5), everyone=True) is False
     assert await fair.may_tell(_group(12, -6), everyone=True) is True
+    assert 0 < await client.ttl(KEYS.refused_chat(-5)) <= 5
     # …while each member hears their own (it reaches them alone), once per interval.
     assert await fair.may_tell(_group(13, -5)) is True
     assert await fair.may_tell(_group(13, -5)) is False

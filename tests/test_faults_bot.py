@@ -9,19 +9,27 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
+import redis
+import redis.asyncio as aredis
 import torch
 from PIL import Image
 
+from bot.config import DeliverySettings
+from bot.delivery.results import GROUP, Entry, RedisEntries, ResultDelivery
+from bot.shared.outcome import Outcome
 from common.config import QueueSettings
-from common.protocol import GenerationRequest, Keys
+from common.failures import publish
+from common.protocol import GenerationRequest, Keys, Result
 from testing.faults import LICENCE, answers, seen, wait_settled, wait_until
-from testing.jobs import job_context, job_queue
+from testing.jobs import KEYS, job_context, job_queue
 from tests.conftest import World
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Awaitable, Callable, Iterator
     from pathlib import Path
 
+    from bot.delivery.sending import ResultSender
+    from bot.requests.jobs import JobContext
     from testing.support import Process
     from tests.conftest import Spawner
     from worker.engine import Engine
@@ -87,6 +95,96 @@ async def test_a_second_result_of_one_job_is_dropped(world: World, spawn: Spawne
     assert seen(world.botapi, 4010) == ["photo"]
     assert world.client.xlen(RESULTS) == 0
     assert f"second result for job {context.job_id} dropped" in bot.output()
+
+
+class _Telegram:
+    """Stands in for the sender: what each chat was sent, and how each try went (`LATER`:
+    Telegram did not take it this round)."""
+
+    def __init__(self, *outcomes: Outcome) -> None:
+        self.tries: list[tuple[int, bytes, Outcome]] = []
+        self._outcomes = list(outcomes)
+
+    async def send(
+        self, context: JobContext, result: Result, keep_alive: Callable[[], Awaitable[None]]
+    ) -> Outcome:
+        outcome = self._outcomes.pop(0) if self._outcomes else Outcome.SENT
+        self.tries.append((context.chat_id, result.image, outcome))
+        return outcome
+
+    def answers(self, chat_id: int) -> list[bytes]:
+        return [
+            image for chat, image, how in self.tries if chat == chat_id and how is Outcome.SENT
+        ]
+
+
+async def test_one_job_gets_one_answer_whatever_reaches_the_stream(redis_url: str) -> None:
+    """In one process, without Telegram: every entry that reaches the stream for a job, its
+    record or none, and what is acknowledged."""
+    client, sync = aredis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    sync.delete(RESULTS)
+    sync.xgroup_create(RESULTS, GROUP, id="0", mkstream=True)
+    telegram = _Telegram(Outcome.LATER)
+    done: list[str] = []
+
+    async def on_done(context: JobContext, result: Result) -> None:
+        done.append(context.job_id)
+
+    delivery = ResultDelivery(
+        cast("ResultSender", telegram),
+        client,
+        KEYS,
+        DeliverySettings(consumer_name="one"),
+        on_done,
+    )
+
+    async def deliver(*results: Result) -> list[Entry]:
+        for result in results:
+            publish(sync, result)
+        read = cast("RedisEntries", sync.xreadgroup(GROUP, "one", {RESULTS: ">"}))
+        entries = [entry for _, stream in read for entry in stream]
+        await delivery.dispatch(entries)
+        await delivery.drain()
+        return entries
+
+    fox, tampered, unreadable = (job_context("a fox", chat) for chat in (4020, 4021, 4022))
+    for context in (fox, tampered, unreadable):
+        await job_queue(sync).submit(context)
+    sync.set(KEYS.job_context(tampered.job_id), fox.model_dump_json())
+    sync.set(KEYS.job_context(unreadable.job_id), b"{not a record")
+
+    def result(context: JobContext | None, image: bytes) -> Result:
+        job_id = context.job_id if context is not None else "never-queued"
+        return Result(job_id=job_id, status="ok", image=image)
+
+    # Telegram does not take the first result this round: it stays pending, unanswered.
+    (first,) = await deliver(result(fox, b"first"))
+    assert (telegram.answers(4020), done) == ([], [])
+    assert sync.xpending(RESULTS, GROUP)["pending"] == 1
+    # A second result of the job (a retried job), one for a job never queued, and ones whose
+    # record was tampered with or is unreadable: none is sent, each is acknowledged.
+    await deliver(
+        result(fox, b"second"),
+        result(None, b"unknown"),
+        result(tampered, b"tampered"),
+        result(unreadable, b"unreadable"),
+    )
+    assert [chat for chat, _, _ in telegram.tries] == [4020]
+    assert sync.xlen(RESULTS) == 1
+    # The first result, offered again (as the sweep does), is the job's one answer.
+    await delivery.dispatch([first])
+    await delivery.drain()
+    assert telegram.answers(4020) == [b"first"]
+    assert done == [fox.job_id]
+    assert (sync.xlen(RESULTS), sync.xpending(RESULTS, GROUP)["pending"]) == (0, 0)
+    # Nothing of the answered job is left in Redis.
+    assert sync.exists(KEYS.job_context(fox.job_id), KEYS.answer(fox.job_id)) == 0
+    # Answered: a result coming later still is dropped.
+    await deliver(result(fox, b"late"))
+    assert telegram.answers(4020) == [b"first"]
+    assert sync.xlen(RESULTS) == 0
+    await client.aclose()
+    sync.close()
 
 
 def test_bot_killed_while_sending_sends_once_after_restart(world: World, spawn: Spawner) -> None:

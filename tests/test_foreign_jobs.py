@@ -13,10 +13,12 @@ from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.webhook import Webhook
 
 from common.clock import sweep_started
 from common.config import QueueSettings
 from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, PLAY_FUNCTION, Result
+from common.trusted import foreign, refuse
 from testing.faults import photos
 from testing.jobs import published
 from tests.conftest import Stack
@@ -41,6 +43,49 @@ def _queue(client: redis.Redis) -> Queue:
 
 def _results(client: redis.Redis, job_id: str) -> list[Result]:
     return [r for r in published(client) if r.job_id == job_id]
+
+
+def test_only_the_projects_own_jobs_pass(redis_url: str) -> None:
+    """Each way a job can name something of someone else's, and the reason an operator
+    reads in the worker's log; then what refusing one leaves behind."""
+    client = redis.Redis.from_url(redis_url)
+    queue = _queue(client)
+    ours = [
+        queue.enqueue_call(JOB_FUNCTION, kwargs=REQUEST),
+        queue.enqueue_call(JOB_FUNCTION, kwargs=REQUEST, on_failure=Callback(FAILURE_CALLBACK)),
+        queue.enqueue_call(PLAY_FUNCTION, kwargs=REQUEST),
+    ]
+    hook = Webhook("http://127.0.0.1:9/hook", "finished")
+    theirs = {
+        "function 'os.system' is not a job": queue.enqueue_call("os.system", kwargs=REQUEST),
+        "positional arguments": queue.enqueue_call(JOB_FUNCTION, args=(1,)),
+        "failure callback 'builtins.print' is not ours": queue.enqueue_call(
+            JOB_FUNCTION, kwargs=REQUEST, on_failure=Callback("builtins.print")
+        ),
+        "success callback 'builtins.print' is not ours": queue.enqueue_call(
+            JOB_FUNCTION, kwargs=REQUEST, on_success=Callback("builtins.print")
+        ),
+        "stopped callback 'builtins.print' is not ours": queue.enqueue_call(
+            JOB_FUNCTION, kwargs=REQUEST, on_stopped=Callback("builtins.print")
+        ),
+        "asks for webhooks": queue.enqueue_call(JOB_FUNCTION, kwargs=REQUEST, webhooks=[hook]),
+        "unreadable job data": queue.enqueue_call(JOB_FUNCTION, kwargs=REQUEST),
+    }
+    client.hset(theirs["unreadable job data"].key, "data", b"\x00not json")
+
+    def fetched(job: Job) -> Job:
+        return Job.fetch(job.id, connection=client, serializer=JSONSerializer)
+
+    assert [foreign(fetched(job)) for job in ours] == [None, None, None]
+    for reason, job in theirs.items():
+        assert reason in (foreign(fetched(job)) or ""), reason
+    # Refused: failed without running, kept a day for a look, and its id answered "invalid".
+    job = fetched(theirs["function 'os.system' is not a job"])
+    refuse(job, "function 'os.system' is not a job of this project")
+    assert fetched(job).get_status() == JobStatus.FAILED
+    assert 86_400 - 60 < client.ttl(job.key) <= 86_400
+    assert [r.error for r in _results(client, job.id)] == ["invalid"]
+    client.close()
 
 
 def test_foreign_jobs_run_nothing_and_the_worker_keeps_drawing(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import pytest
+
 from bot import texts
 from bot.requests.jobs import JobContext
 from bot.shared.origin import Origin
@@ -200,3 +202,57 @@ async def test_each_member_hears_their_own_refusal_and_a_busy_group_hears_one(
     ]
     assert len(busy) == 1
     assert all(app.botapi.ephemeral_for(GROUP, u) == [] for u in (9515, 9516))
+
+
+@pytest.mark.parametrize("whole", ["queue_full", "no_worker", "drawing_off"])
+async def test_a_refusal_about_the_whole_group_is_told_once_openly(
+    make_app: MakeApp, whole: str
+) -> None:
+    app = make_app(queue_max_depth="1")
+    said = {
+        "queue_full": texts.QUEUE_FULL,
+        "no_worker": texts.NO_WORKER,
+        "drawing_off": texts.DRAWING_OFF,
+    }[whole]
+    if whole == "no_worker":
+        app.worker_beat.stop()
+    elif whole == "drawing_off":
+        await app.services.chat_settings.change(GROUP, "drawing", "off")
+    members = (9521, 9522, 9523, 9524)
+    for user in members:  # with the queue at its cap from the first
+        await app.message(
+            app.botapi.push_message(GROUP, "/imagine an owl", user_id=user, chat_type="supergroup")
+        )
+    openly = [m["text"] for m in app.botapi.messages(GROUP) if m["from"]["is_bot"]]
+    assert openly.count(said) == 1
+    for user in members:  # and to nobody alone
+        assert said not in [m["text"] for m in app.botapi.ephemeral_for(GROUP, user)]
+
+
+async def test_admins_only_is_said_to_the_member_alone_and_admins_draw(make_app: MakeApp) -> None:
+    app = make_app()
+    admin, member = 9531, 9532
+    app.botapi.set_role(GROUP, admin, "administrator")
+    await app.services.chat_settings.change(GROUP, "who", "admins")
+    for user in (member, admin):
+        await app.message(
+            app.botapi.push_message(GROUP, "/imagine an owl", user_id=user, chat_type="supergroup")
+        )
+    told = [m["text"] for m in app.botapi.ephemeral_for(GROUP, member)]
+    assert told == [texts.ADMINS_ONLY_DRAWING]
+    assert [job.origin.user_id for job in app.jobs_for(GROUP)] == [admin]
+
+
+async def test_a_pause_is_told_to_a_group_once_openly_and_operators_still_draw(
+    make_app: MakeApp,
+) -> None:
+    operator = 9559
+    app = make_app(admin_ids=str(operator))
+    await app.services.community.set_paused(True)
+    for user in (9551, 9552, operator):
+        await app.message(
+            app.botapi.push_message(GROUP, "/imagine an owl", user_id=user, chat_type="supergroup")
+        )
+    openly = [m["text"] for m in app.botapi.messages(GROUP) if m["from"]["is_bot"]]
+    assert openly.count(texts.PAUSED) == 1
+    assert [job.origin.user_id for job in app.jobs_for(GROUP)] == [operator]

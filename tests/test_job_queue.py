@@ -6,13 +6,14 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import redis
+from pydantic import ValidationError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from bot.requests.jobs import update_job_id
 from bot.shared.origin import Origin
 from common.config import QueueSettings
-from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION
+from common.protocol import FAILURE_CALLBACK, JOB_FUNCTION, GenerationRequest
 from testing.jobs import KEYS, job_context, job_queue
 
 if TYPE_CHECKING:
@@ -96,3 +97,64 @@ def test_an_update_handled_again_later_writes_nothing(client: redis.Redis) -> No
     assert asyncio.run(run()) == (True, False, False)
     assert client.llen(KEYS.queue) == 0
     assert not client.exists(KEYS.job_context(update_job_id("u:78")))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"prompt": ""},
+        {"prompt": "x" * 2001},
+        {"seed": -1},
+        {"seed": 2**32},  # seeds are 32-bit, as `--seed N` says
+        {"width": 56},
+        {"width": 1032},
+        {"height": 516},  # not a multiple of 8
+        {"guidance_scale": 1.0},
+        {"format": "gif"},
+        {"source": "k" * 201},
+        {"strength": 0.49},
+        {"strength": 1.0},
+        {"upscale": 0.04},
+        {"upscale": 0.91},
+        {"upscale": 0.5, "height": 520},  # 2× would be 1040 high
+        {"colour": "red"},
+    ],
+)
+def test_a_request_the_worker_cannot_draw_is_refused_when_it_is_made(
+    bad: dict[str, object],
+) -> None:
+    # The bot builds every job's request with it, and the worker validates it again.
+    with pytest.raises(ValidationError):
+        GenerationRequest.model_validate({"prompt": "a fox", "seed": 1, **bad})
+
+
+def test_requests_at_the_edges_are_drawn_at_the_size_they_say() -> None:
+    plain = GenerationRequest(prompt="a fox", seed=1)
+    assert plain.model_dump() == {
+        "prompt": "a fox",
+        "seed": 1,
+        "width": 512,
+        "height": 512,
+        "guidance_scale": 0.0,
+        "format": "jpeg",
+        "source": "",
+        "strength": 0.5,
+        "translate": True,
+        "upscale": 0.0,
+    }
+    assert plain.output_size == (512, 512)
+    edges = [
+        {"prompt": "x", "seed": 0, "width": 64, "height": 1024, "guidance_scale": 0.0},
+        {"prompt": "x", "seed": 0, "width": 1024, "height": 64, "format": "jpeg"},
+        {"prompt": "x" * 2000, "seed": 2**32 - 1, "format": "png", "source": "k" * 200},
+        {"prompt": "x", "seed": 1, "source": "k", "strength": 0.5, "upscale": 0.0},
+        {"prompt": "x", "seed": 1, "source": "k", "strength": 0.99},
+    ]
+    for fields in edges:
+        assert GenerationRequest.model_validate(fields).model_dump(include=set(fields)) == fields
+    # 🔍: twice the sides, from the weakest to the strongest refinement.
+    assert GenerationRequest(prompt="x", seed=1, upscale=0.9).output_size == (1024, 1024)
+    tall = GenerationRequest(prompt="x", seed=1, width=256, height=512, upscale=0.05)
+    assert tall.output_size == (512, 1024)
+    with pytest.raises(ValidationError):
+        plain.seed = 2  # type: ignore[misc]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.shared.running import Running, slot_lent
+from bot.shared.running import Running, honour_cancellation, slot_lent
 
 
 async def _until(event: asyncio.Event) -> None:
@@ -209,3 +209,52 @@ async def test_a_task_cancelled_around_a_lent_slot_leaves_every_slot_usable(wher
 async def test_slot_lent_outside_a_running_task_does_nothing() -> None:
     async with slot_lent():
         pass
+
+
+async def test_slots_busy_counts_tasks_at_work_and_falls_back_to_zero() -> None:
+    running = Running(2)
+    assert (running.busy, running.free) == (0, 2)
+    lent = [asyncio.Event(), asyncio.Event()]
+    resume = asyncio.Event()
+
+    async def debounce(index: int) -> None:
+        async with slot_lent():
+            lent[index].set()
+            await resume.wait()
+
+    await running.start(b"a", debounce(0))
+    await running.start(b"b", debounce(1))
+    await asyncio.wait_for(asyncio.gather(lent[0].wait(), lent[1].wait()), 1)
+    # Two debounces wait with their slots lent: nobody is at work, two more may start.
+    assert (running.busy, running.free) == (0, 2)
+    gate = asyncio.Event()
+    await running.start(b"work", _until(gate))
+    assert (running.busy, running.free) == (1, 1)
+    gate.set()
+    resume.set()
+    await running.wait()
+    assert (len(running), running.busy, running.free) == (0, 0, 2)
+
+
+async def test_a_cancellation_swallowed_below_is_raised_again_and_only_then() -> None:
+    # redis-py can swallow a cancellation that lands while it connects: the loop stops anyway.
+    reached: list[str] = []
+    waiting = asyncio.Event()
+
+    async def loop() -> None:
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # what such a library does
+        honour_cancellation()
+        reached.append("a cancelled loop went on")
+
+    task = asyncio.create_task(loop())
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    honour_cancellation()  # this task was never cancelled: it goes on
+    reached.append("went on")
+    assert reached == ["went on"]

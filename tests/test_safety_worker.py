@@ -73,6 +73,37 @@ def test_the_biased_classifiers_flag_everything_or_nothing(
     assert not any(v.flagged for v in _checker(flag_all, safety_threshold=1.0).check(pictures))
 
 
+@pytest.mark.parametrize(
+    "problem_type", ["single_label_classification", "multi_label_classification"]
+)
+def test_a_score_is_the_models_probability_of_an_unsafe_label_and_flags_from_the_threshold(
+    random_head: Path, tmp_path: Path, problem_type: str
+) -> None:
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    model = AutoModelForImageClassification.from_pretrained(random_head).eval()
+    model.config.problem_type = problem_type
+    with torch.no_grad():  # logits far apart, so a softmax and a sigmoid tell apart
+        model.classifier.weight.mul_(50)
+        model.classifier.bias.copy_(torch.tensor([1.0, -0.5]))
+    model.save_pretrained(tmp_path)
+    processor = AutoImageProcessor.from_pretrained(random_head)
+    processor.save_pretrained(tmp_path)
+    pictures = _pictures(3)
+    images = [Image.fromarray(row.permute(1, 2, 0).numpy()) for row in pictures]
+    with torch.no_grad():
+        logits = model(**processor(images=images, return_tensors="pt")).logits
+    # Labels that exclude each other share one softmax; independent ones each a sigmoid.
+    multi = problem_type == "multi_label_classification"
+    nsfw = (logits.sigmoid() if multi else logits.softmax(dim=-1))[:, 1].tolist()
+    scores = [v.score for v in _checker(tmp_path).check(pictures)]
+    assert scores == pytest.approx(nsfw, abs=2e-3)
+    # A score that reaches the threshold is flagged, one below it is not.
+    verdicts = _checker(tmp_path, safety_threshold=scores[0]).check(pictures)
+    assert [v.flagged for v in verdicts] == [score >= scores[0] for score in scores]
+    assert verdicts[0].flagged
+
+
 def test_on_device_preprocessing_matches_the_image_processor(random_head: Path) -> None:
     from transformers import AutoImageProcessor
 
