@@ -44,7 +44,8 @@ declare -A tests=(
     tests/test_styles.py --deselect tests/test_styles.py::test_a_bot_with_a_bad_styles_file_stops_with_one_line"
   # Nothing of Redis or the bot: no conftest, under a second per mutant.
   [bot/shared/running.py]="--noconftest tests/test_running.py"
-  [bot/delivery/results.py]="tests/test_faults_bot.py::test_one_job_gets_one_answer_whatever_reaches_the_stream"
+  [bot/delivery/results.py]="tests/test_faults_bot.py::test_one_job_gets_one_answer_whatever_reaches_the_stream
+    tests/test_faults_bot.py::test_redis_failing_at_the_acknowledgement_sends_nothing_twice_and_frees_the_slot"
   [common/trusted.py]="tests/test_foreign_jobs.py::test_only_the_projects_own_jobs_pass"
   [common/protocol.py]="tests/test_job_queue.py::test_a_request_the_worker_cannot_draw_is_refused_when_it_is_made
     tests/test_job_queue.py::test_requests_at_the_edges_are_drawn_at_the_size_they_say"

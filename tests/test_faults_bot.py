@@ -187,6 +187,61 @@ async def test_one_job_gets_one_answer_whatever_reaches_the_stream(redis_url: st
     sync.close()
 
 
+async def test_redis_failing_at_the_acknowledgement_sends_nothing_twice_and_frees_the_slot(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram took the photo, then Redis failed before the entry was acknowledged: offered
+    again, the entry is acknowledged without a second photo, and the job is finished (the
+    user's slot freed, its status removed) once, as after any answer."""
+    client, sync = aredis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    sync.delete(RESULTS)
+    sync.xgroup_create(RESULTS, GROUP, id="0", mkstream=True)
+    telegram = _Telegram()
+    done: list[str] = []
+
+    async def on_done(context: JobContext, result: Result) -> None:
+        done.append(context.job_id)
+
+    delivery = ResultDelivery(
+        cast("ResultSender", telegram),
+        client,
+        KEYS,
+        DeliverySettings(consumer_name="one"),
+        on_done,
+    )
+    pipeline, failures = client.pipeline, [redis.ConnectionError("Redis went away")]
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        if failures:
+            error = failures.pop()
+
+            async def execute(*_: Any, **__: Any) -> Any:
+                raise error
+
+            pipe.execute = execute  # type: ignore[method-assign]
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", failing_once)
+    fox = job_context("a fox", 4030)
+    await job_queue(sync).submit(fox)
+    publish(sync, Result(job_id=fox.job_id, status="ok", image=b"fox"))
+    read = cast("RedisEntries", sync.xreadgroup(GROUP, "one", {RESULTS: ">"}))
+    entries = [entry for _, stream in read for entry in stream]
+    await delivery.dispatch(entries)
+    await delivery.drain()
+    assert (telegram.answers(4030), done) == ([b"fox"], [])
+    assert sync.xpending(RESULTS, GROUP)["pending"] == 1
+    # Offered again (the next read of this consumer's pending entries, or the sweep).
+    await delivery.dispatch(entries)
+    await delivery.drain()
+    assert (telegram.answers(4030), done) == ([b"fox"], [fox.job_id])
+    assert (sync.xlen(RESULTS), sync.xpending(RESULTS, GROUP)["pending"]) == (0, 0)
+    assert sync.exists(KEYS.job_context(fox.job_id), KEYS.answer(fox.job_id)) == 0
+    await client.aclose()
+    sync.close()
+
+
 def test_bot_killed_while_sending_sends_once_after_restart(world: World, spawn: Spawner) -> None:
     bot = _start_bot(spawn, world)
     # Telegram holds the upload long enough for the bot to die waiting, then fails it.

@@ -78,8 +78,9 @@ class ResultDelivery:
         self._sender = sender
         self._on_done = on_done
         self._in_flight = Running(MAX_IN_FLIGHT)
-        # Sent, but Redis failed before the acknowledgement: acknowledge, never send again.
-        self._sent_unacknowledged: dict[bytes, str] = {}
+        # Sent (or given up on), but Redis failed before the acknowledgement: acknowledge,
+        # finish (free the slot, remove the status), never send again.
+        self._sent_unacknowledged: dict[bytes, tuple[JobContext, Result, Outcome]] = {}
         # Set when a delivery failed on Redis: the loop reads this consumer's pending entries.
         self._retry_pending = False
 
@@ -170,10 +171,10 @@ class ResultDelivery:
             log.exception("entry %s left pending after an unexpected error", entry_id.decode())
 
     async def _deliver(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
-        if (sent_job := self._sent_unacknowledged.get(entry_id)) is not None:
-            await self._acknowledge(entry_id, sent_job)
+        if (sent := self._sent_unacknowledged.get(entry_id)) is not None:
+            await self._acknowledge(entry_id, sent[0].job_id)
             del self._sent_unacknowledged[entry_id]
-            return
+            return await self._done(*sent)
         metrics.STAGE_RESULTS.observe(metrics.since_entry(entry_id))
         result = Result.from_fields(fields)
         job_id = result.job_id
@@ -204,20 +205,22 @@ class ResultDelivery:
         try:
             await self._acknowledge(entry_id, job_id)
         except RedisError:
-            self._sent_unacknowledged[entry_id] = job_id
+            self._sent_unacknowledged[entry_id] = (context, result, outcome)
             raise
+        return await self._done(context, result, outcome)
+
+    async def _done(self, context: JobContext, result: Result, outcome: Outcome) -> None:
         if self._on_done is not None:
             # Frees the user's slot and removes the status message, sent or dropped alike.
             await self._on_done(context, result)
         if outcome is Outcome.SENT:
             log.info(
                 "delivered job=%s status=%s generation_ms=%.1f total_ms=%.1f",
-                job_id,
+                context.job_id,
                 result.status,
                 result.generation_ms,
                 (time.time() - context.enqueued_at) * 1000,
             )
-        return None
 
     async def _acknowledge(self, entry_id: bytes, job_id: str, keep_answer: bool = False) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
