@@ -69,13 +69,25 @@ def _post(url: str, update: dict[str, object], secret: str | None) -> int:
         return exc.code
 
 
-@pytest.fixture
-def hooked(tmp_path: Path, tiny_model: Path) -> Iterator[Stack]:
+@pytest.fixture(scope="module")
+def webhook_stack(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Stack]:
     from tests.conftest import Stack
 
-    stack = Stack(tmp_path, tiny_model, bot=False)
+    stack = Stack(tmp_path_factory.mktemp("webhook"), tiny_model, bot=False)
     yield stack
     stack.close()
+
+
+@pytest.fixture
+def hooked(webhook_stack: Stack) -> Iterator[Stack]:
+    """Redis, the Bot API and a warm worker, shared by the tests here; each starts the bots
+    it needs, which are stopped after it, and finds Telegram with no webhook, no calls and
+    no pending update (each test has chats of its own)."""
+    webhook_stack.botapi.reset()
+    started = len(webhook_stack.spawn.started)
+    yield webhook_stack
+    for process in webhook_stack.spawn.started[started:]:
+        process.stop()
 
 
 def test_webhook_is_set_and_only_updates_with_the_secret_are_drawn(hooked: Stack) -> None:
