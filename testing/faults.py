@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import redis
 from rq import Queue
 
+from bot import texts
 from common.config import QueueSettings
 from testing.jobs import KEYS
 
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 
 ANSWERS = ("sendPhoto", "sendMessage", "sendMediaGroup", "sendDocument")
 LICENCE = "licence"
+# How the English licence notice and a queue status begin (their words before the colon,
+# and before the position).
+LICENCE_START, STATUS_START = texts.FIRST_USE.split(":")[0], texts.IN_QUEUE.split("#")[0]
 
 
 def received(botapi: FakeBotAPI, chat_id: int) -> list[Call]:
@@ -42,7 +46,7 @@ def _text(call: Call) -> str:
 
 
 def is_licence(call: Call) -> bool:
-    return _text(call).startswith("Before your first")
+    return _text(call).startswith(LICENCE_START)
 
 
 def seen(botapi: FakeBotAPI, chat_id: int) -> list[str]:
@@ -58,7 +62,7 @@ def seen(botapi: FakeBotAPI, chat_id: int) -> list[str]:
 
 
 def is_status(call: Call) -> bool:
-    return _text(call).startswith("In queue:")
+    return _text(call).startswith(STATUS_START)
 
 
 def statuses_left(botapi: FakeBotAPI, chat_id: int) -> list[str]:
@@ -66,7 +70,7 @@ def statuses_left(botapi: FakeBotAPI, chat_id: int) -> list[str]:
     return [
         m["text"]
         for m in botapi.state.messages(chat_id)
-        if m.get("from", {}).get("is_bot") and str(m.get("text", "")).startswith("In queue:")
+        if m.get("from", {}).get("is_bot") and str(m.get("text", "")).startswith(STATUS_START)
     ]
 
 

@@ -25,7 +25,7 @@ from testing.jobs import KEYS, job_context, job_queue
 from tests.conftest import World
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
     from pathlib import Path
 
     from bot.delivery.sending import ResultSender
@@ -118,34 +118,66 @@ class _Telegram:
         ]
 
 
-async def test_one_job_gets_one_answer_whatever_reaches_the_stream(redis_url: str) -> None:
+class _OneProcess:
+    """Result delivery in the test's own process, without Telegram: `telegram` records the
+    sends, `done` the jobs finished (slot freed, status removed)."""
+
+    def __init__(self, redis_url: str, *outcomes: Outcome) -> None:
+        self.client, self.sync = aredis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+        self.sync.delete(RESULTS)
+        self.sync.xgroup_create(RESULTS, GROUP, id="0", mkstream=True)
+        self.telegram = _Telegram(*outcomes)
+        self.done: list[str] = []
+        self.delivery = ResultDelivery(
+            cast("ResultSender", self.telegram),
+            self.client,
+            KEYS,
+            DeliverySettings(consumer_name="one"),
+            self._on_done,
+        )
+
+    async def _on_done(self, context: JobContext, result: Result) -> None:
+        self.done.append(context.job_id)
+
+    async def deliver(self, *results: Result) -> list[Entry]:
+        """Publish the results and deliver what this consumer reads of them."""
+        for result in results:
+            publish(self.sync, result)
+        read = cast("RedisEntries", self.sync.xreadgroup(GROUP, "one", {RESULTS: ">"}))
+        entries = [entry for _, stream in read for entry in stream]
+        await self.offer(entries)
+        return entries
+
+    async def offer(self, entries: list[Entry]) -> None:
+        """Entries offered (again, as the sweep does), delivered to the end."""
+        await self.delivery.dispatch(entries)
+        await self.delivery.drain()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        self.sync.close()
+
+
+@pytest.fixture
+async def one_process(redis_url: str) -> AsyncIterator[Callable[..., _OneProcess]]:
+    made: list[_OneProcess] = []
+
+    def make(*outcomes: Outcome) -> _OneProcess:
+        made.append(_OneProcess(redis_url, *outcomes))
+        return made[-1]
+
+    yield make
+    for running in made:
+        await running.close()
+
+
+async def test_one_job_gets_one_answer_whatever_reaches_the_stream(
+    one_process: Callable[..., _OneProcess],
+) -> None:
     """In one process, without Telegram: every entry that reaches the stream for a job, its
     record or none, and what is acknowledged."""
-    client, sync = aredis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
-    sync.delete(RESULTS)
-    sync.xgroup_create(RESULTS, GROUP, id="0", mkstream=True)
-    telegram = _Telegram(Outcome.LATER)
-    done: list[str] = []
-
-    async def on_done(context: JobContext, result: Result) -> None:
-        done.append(context.job_id)
-
-    delivery = ResultDelivery(
-        cast("ResultSender", telegram),
-        client,
-        KEYS,
-        DeliverySettings(consumer_name="one"),
-        on_done,
-    )
-
-    async def deliver(*results: Result) -> list[Entry]:
-        for result in results:
-            publish(sync, result)
-        read = cast("RedisEntries", sync.xreadgroup(GROUP, "one", {RESULTS: ">"}))
-        entries = [entry for _, stream in read for entry in stream]
-        await delivery.dispatch(entries)
-        await delivery.drain()
-        return entries
+    running = one_process(Outcome.LATER)
+    sync, telegram, done, deliver = running.sync, running.telegram, running.done, running.deliver
 
     fox, tampered, unreadable = (job_context("a fox", chat) for chat in (4020, 4021, 4022))
     for context in (fox, tampered, unreadable):
@@ -172,8 +204,7 @@ async def test_one_job_gets_one_answer_whatever_reaches_the_stream(redis_url: st
     assert [chat for chat, _, _ in telegram.tries] == [4020]
     assert sync.xlen(RESULTS) == 1
     # The first result, offered again (as the sweep does), is the job's one answer.
-    await delivery.dispatch([first])
-    await delivery.drain()
+    await running.offer([first])
     assert telegram.answers(4020) == [b"first"]
     assert done == [fox.job_id]
     assert (sync.xlen(RESULTS), sync.xpending(RESULTS, GROUP)["pending"]) == (0, 0)
@@ -183,32 +214,16 @@ async def test_one_job_gets_one_answer_whatever_reaches_the_stream(redis_url: st
     await deliver(result(fox, b"late"))
     assert telegram.answers(4020) == [b"first"]
     assert sync.xlen(RESULTS) == 0
-    await client.aclose()
-    sync.close()
 
 
 async def test_redis_failing_at_the_acknowledgement_sends_nothing_twice_and_frees_the_slot(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    one_process: Callable[..., _OneProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Telegram took the photo, then Redis failed before the entry was acknowledged: offered
     again, the entry is acknowledged without a second photo, and the job is finished (the
     user's slot freed, its status removed) once, as after any answer."""
-    client, sync = aredis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
-    sync.delete(RESULTS)
-    sync.xgroup_create(RESULTS, GROUP, id="0", mkstream=True)
-    telegram = _Telegram()
-    done: list[str] = []
-
-    async def on_done(context: JobContext, result: Result) -> None:
-        done.append(context.job_id)
-
-    delivery = ResultDelivery(
-        cast("ResultSender", telegram),
-        client,
-        KEYS,
-        DeliverySettings(consumer_name="one"),
-        on_done,
-    )
+    running = one_process()
+    client, sync, telegram, done = running.client, running.sync, running.telegram, running.done
     pipeline, failures = client.pipeline, [redis.ConnectionError("Redis went away")]
 
     def failing_once(*args: Any, **kwargs: Any) -> Any:
@@ -225,21 +240,14 @@ async def test_redis_failing_at_the_acknowledgement_sends_nothing_twice_and_free
     monkeypatch.setattr(client, "pipeline", failing_once)
     fox = job_context("a fox", 4030)
     await job_queue(sync).submit(fox)
-    publish(sync, Result(job_id=fox.job_id, status="ok", image=b"fox"))
-    read = cast("RedisEntries", sync.xreadgroup(GROUP, "one", {RESULTS: ">"}))
-    entries = [entry for _, stream in read for entry in stream]
-    await delivery.dispatch(entries)
-    await delivery.drain()
+    entries = await running.deliver(Result(job_id=fox.job_id, status="ok", image=b"fox"))
     assert (telegram.answers(4030), done) == ([b"fox"], [])
     assert sync.xpending(RESULTS, GROUP)["pending"] == 1
     # Offered again (the next read of this consumer's pending entries, or the sweep).
-    await delivery.dispatch(entries)
-    await delivery.drain()
+    await running.offer(entries)
     assert (telegram.answers(4030), done) == ([b"fox"], [fox.job_id])
     assert (sync.xlen(RESULTS), sync.xpending(RESULTS, GROUP)["pending"]) == (0, 0)
     assert sync.exists(KEYS.job_context(fox.job_id), KEYS.answer(fox.job_id)) == 0
-    await client.aclose()
-    sync.close()
 
 
 def test_bot_killed_while_sending_sends_once_after_restart(world: World, spawn: Spawner) -> None:
